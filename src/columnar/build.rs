@@ -1,0 +1,256 @@
+//! Rows → Arrow record batches, one builder per table.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder, UInt16Builder,
+    UInt32Builder, UInt8Builder,
+};
+use arrow::error::ArrowError;
+
+use super::schema::{CAPTURES, DNS, FLOWS, NAMES};
+use crate::drops::DropReason;
+use crate::extract::{CaptureRow, DnsRow, Endpoints, NameRow};
+use crate::flow::Flow;
+
+fn ts_builder(n: usize) -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC")
+}
+
+fn proto_name(p: u8) -> String {
+    match p {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        58 => "icmpv6".into(),
+        n => format!("ip{n}"),
+    }
+}
+
+struct EndpointCols {
+    client_ip: StringBuilder,
+    client_port: UInt16Builder,
+    server_ip: StringBuilder,
+    server_port: UInt16Builder,
+    transport: StringBuilder,
+}
+
+impl EndpointCols {
+    fn new(n: usize) -> Self {
+        EndpointCols {
+            client_ip: StringBuilder::with_capacity(n, n * 16),
+            client_port: UInt16Builder::with_capacity(n),
+            server_ip: StringBuilder::with_capacity(n, n * 16),
+            server_port: UInt16Builder::with_capacity(n),
+            transport: StringBuilder::with_capacity(n, n * 3),
+        }
+    }
+    fn push(&mut self, e: &Endpoints) {
+        self.client_ip.append_value(e.client_ip.to_string());
+        self.client_port.append_value(e.client_port);
+        self.server_ip.append_value(e.server_ip.to_string());
+        self.server_port.append_value(e.server_port);
+        self.transport.append_value(e.transport.name());
+    }
+    fn finish(mut self, cols: &mut Vec<ArrayRef>) {
+        cols.push(Arc::new(self.client_ip.finish()));
+        cols.push(Arc::new(self.client_port.finish()));
+        cols.push(Arc::new(self.server_ip.finish()));
+        cols.push(Arc::new(self.server_port.finish()));
+        cols.push(Arc::new(self.transport.finish()));
+    }
+}
+
+/// `dns` rows of one capture.
+pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut ts = ts_builder(n);
+    let mut cap = StringBuilder::with_capacity(n, n * capture.len());
+    let mut ends = EndpointCols::new(n);
+    let mut txid = UInt16Builder::with_capacity(n);
+    let mut query = StringBuilder::new();
+    let mut qtype = StringBuilder::new();
+    let mut rcode = StringBuilder::new();
+    let mut rr_name = StringBuilder::new();
+    let mut rr_type = StringBuilder::new();
+    let mut rr_ttl = UInt32Builder::with_capacity(n);
+    let mut answer = StringBuilder::new();
+    for r in rows {
+        ts.append_value(r.ts_us);
+        cap.append_value(capture);
+        ends.push(&r.ends);
+        txid.append_value(r.txid);
+        query.append_option(r.query.as_deref());
+        qtype.append_option(r.qtype.as_deref());
+        rcode.append_value(&r.rcode);
+        rr_name.append_option(r.rr_name.as_deref());
+        rr_type.append_option(r.rr_type.as_deref());
+        rr_ttl.append_option(r.rr_ttl);
+        answer.append_option(r.answer.as_deref());
+    }
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(ts.finish()), Arc::new(cap.finish())];
+    ends.finish(&mut cols);
+    cols.extend([
+        Arc::new(txid.finish()) as ArrayRef,
+        Arc::new(query.finish()),
+        Arc::new(qtype.finish()),
+        Arc::new(rcode.finish()),
+        Arc::new(rr_name.finish()),
+        Arc::new(rr_type.finish()),
+        Arc::new(rr_ttl.finish()),
+        Arc::new(answer.finish()),
+    ]);
+    RecordBatch::try_new(DNS.clone(), cols)
+}
+
+/// `names` rows of one capture.
+pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut ts = ts_builder(n);
+    let mut cap = StringBuilder::new();
+    let mut ends = EndpointCols::new(n);
+    let mut protocol = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut alpn = StringBuilder::new();
+    let mut version = StringBuilder::new();
+    for r in rows {
+        ts.append_value(r.ts_us);
+        cap.append_value(capture);
+        ends.push(&r.ends);
+        protocol.append_value(r.protocol);
+        name.append_option(r.name.as_deref());
+        alpn.append_option(r.alpn.as_deref());
+        version.append_option(r.tls_version.as_deref());
+    }
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(ts.finish()), Arc::new(cap.finish())];
+    ends.finish(&mut cols);
+    cols.extend([
+        Arc::new(protocol.finish()) as ArrayRef,
+        Arc::new(name.finish()),
+        Arc::new(alpn.finish()),
+        Arc::new(version.finish()),
+    ]);
+    RecordBatch::try_new(NAMES.clone(), cols)
+}
+
+/// `flows` rows of one capture.
+pub fn flows_batch(capture: &str, rows: &[Flow]) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut cap = StringBuilder::new();
+    let mut first = ts_builder(n);
+    let mut last = ts_builder(n);
+    let mut proto = StringBuilder::new();
+    let mut ipv = UInt8Builder::with_capacity(n);
+    let mut lip = StringBuilder::new();
+    let mut lport = UInt16Builder::with_capacity(n);
+    let mut rip = StringBuilder::new();
+    let mut rport = UInt16Builder::with_capacity(n);
+    let mut init = StringBuilder::new();
+    let mut po = Int64Builder::with_capacity(n);
+    let mut bo = Int64Builder::with_capacity(n);
+    let mut pi = Int64Builder::with_capacity(n);
+    let mut bi = Int64Builder::with_capacity(n);
+    for fl in rows {
+        let (k, s) = (&fl.key, &fl.stats);
+        cap.append_value(capture);
+        first.append_value(s.first_ts);
+        last.append_value(s.last_ts);
+        proto.append_value(proto_name(k.proto));
+        ipv.append_value(s.ip_version);
+        lip.append_value(k.local_ip.to_string());
+        lport.append_value(k.local_port);
+        rip.append_value(k.remote_ip.to_string());
+        rport.append_value(k.remote_port);
+        init.append_value(s.initiator.name());
+        po.append_value(s.packets_out as i64);
+        bo.append_value(s.bytes_out as i64);
+        pi.append_value(s.packets_in as i64);
+        bi.append_value(s.bytes_in as i64);
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(cap.finish()),
+        Arc::new(first.finish()),
+        Arc::new(last.finish()),
+        Arc::new(proto.finish()),
+        Arc::new(ipv.finish()),
+        Arc::new(lip.finish()),
+        Arc::new(lport.finish()),
+        Arc::new(rip.finish()),
+        Arc::new(rport.finish()),
+        Arc::new(init.finish()),
+        Arc::new(po.finish()),
+        Arc::new(bo.finish()),
+        Arc::new(pi.finish()),
+        Arc::new(bi.finish()),
+    ];
+    RecordBatch::try_new(FLOWS.clone(), cols)
+}
+
+/// `captures` rows.
+pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut path = StringBuilder::new();
+    let mut file_name = StringBuilder::new();
+    let mut device_ip = StringBuilder::new();
+    let mut name_ts = ts_builder(n);
+    let mut size = Int64Builder::with_capacity(n);
+    let mut mtime = ts_builder(n);
+    let mut format = StringBuilder::new();
+    let mut link = Int32Builder::with_capacity(n);
+    let mut packets = Int64Builder::with_capacity(n);
+    let mut bytes = Int64Builder::with_capacity(n);
+    let mut first = ts_builder(n);
+    let mut last = ts_builder(n);
+    let mut dns_rows = Int64Builder::with_capacity(n);
+    let mut name_rows = Int64Builder::with_capacity(n);
+    let mut flow_rows = Int64Builder::with_capacity(n);
+    let mut dropped = Int64Builder::with_capacity(n);
+    let mut per_reason: Vec<Int64Builder> = DropReason::ALL.iter().map(|_| Int64Builder::with_capacity(n)).collect();
+    let mut status = StringBuilder::new();
+    let mut error = StringBuilder::new();
+    for r in rows {
+        path.append_value(&r.path);
+        file_name.append_value(&r.file_name);
+        device_ip.append_option(r.device_ip.map(|ip| ip.to_string()));
+        name_ts.append_option(r.name_ts_us);
+        size.append_value(r.size_bytes as i64);
+        mtime.append_option(r.mtime_us);
+        format.append_option(r.format.as_deref());
+        link.append_option(r.link_type.map(|l| l as i32));
+        packets.append_value(r.packets as i64);
+        bytes.append_value(r.bytes as i64);
+        first.append_option(r.first_ts_us);
+        last.append_option(r.last_ts_us);
+        dns_rows.append_value(r.dns_rows as i64);
+        name_rows.append_value(r.name_rows as i64);
+        flow_rows.append_value(r.flow_rows as i64);
+        dropped.append_value(r.drops.total() as i64);
+        for (b, reason) in per_reason.iter_mut().zip(DropReason::ALL) {
+            b.append_value(r.drops.get(reason) as i64);
+        }
+        status.append_value(r.status.name());
+        error.append_option(r.error.as_deref());
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(path.finish()),
+        Arc::new(file_name.finish()),
+        Arc::new(device_ip.finish()),
+        Arc::new(name_ts.finish()),
+        Arc::new(size.finish()),
+        Arc::new(mtime.finish()),
+        Arc::new(format.finish()),
+        Arc::new(link.finish()),
+        Arc::new(packets.finish()),
+        Arc::new(bytes.finish()),
+        Arc::new(first.finish()),
+        Arc::new(last.finish()),
+        Arc::new(dns_rows.finish()),
+        Arc::new(name_rows.finish()),
+        Arc::new(flow_rows.finish()),
+        Arc::new(dropped.finish()),
+    ];
+    cols.extend(per_reason.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef));
+    cols.push(Arc::new(status.finish()));
+    cols.push(Arc::new(error.finish()));
+    RecordBatch::try_new(CAPTURES.clone(), cols)
+}

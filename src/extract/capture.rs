@@ -1,0 +1,329 @@
+//! One capture file → rows: reads packets, decodes them, keeps the flow table, follows TCP
+//! streams that carry DNS or a TLS ClientHello, and parses DNS over UDP.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::UNIX_EPOCH;
+
+use super::dns::{is_response, parse_response, MAX_DNS_MESSAGE};
+use super::records::{CaptureOutput, CaptureRow, DnsRow, Endpoints, NameRow, Status, L4};
+use super::tls::{looks_like_client_hello, parse_client_hello, Progress, MAX_TLS_STREAM};
+use crate::decode::{decode, Transport};
+use crate::drops::{DropCounts, DropReason};
+use crate::flow::{Direction, FlowKey, FlowTable, PacketMeta, Pushed, Stream};
+use crate::ingest::discover::CaptureFile;
+use crate::ingest::reader::{read_capture, ReadError, RawPacket};
+
+/// Limits of one capture's extraction.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractLimits {
+    /// Live flows kept before the table is flushed.
+    pub max_flows: usize,
+    /// Bytes buffered per DNS-over-TCP stream direction.
+    pub max_dns_stream: usize,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        ExtractLimits { max_flows: 500_000, max_dns_stream: 2 * (MAX_DNS_MESSAGE + 2) }
+    }
+}
+
+const DNS_PORT: u16 = 53;
+
+/// What one direction of a TCP connection is being followed for.
+enum Follow {
+    /// No payload seen yet.
+    Undecided,
+    Tls { stream: Stream, first_ts: i64 },
+    Dns { stream: Stream },
+    /// Nothing (more) to extract.
+    Done,
+}
+
+struct TcpDir {
+    isn: Option<u32>,
+    follow: Follow,
+}
+
+impl TcpDir {
+    fn new() -> Self {
+        TcpDir { isn: None, follow: Follow::Undecided }
+    }
+}
+
+/// Per-capture extraction state.
+struct Extractor {
+    limits: ExtractLimits,
+    flows: FlowTable,
+    /// Per TCP flow: [out, in] directions.
+    tcp: HashMap<FlowKey, [TcpDir; 2]>,
+    drops: DropCounts,
+    dns: Vec<DnsRow>,
+    names: Vec<NameRow>,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+impl Extractor {
+    fn new(device_ip: Option<IpAddr>, limits: ExtractLimits) -> Self {
+        Extractor {
+            limits,
+            flows: FlowTable::new(device_ip, limits.max_flows),
+            tcp: HashMap::new(),
+            drops: DropCounts::default(),
+            dns: Vec::new(),
+            names: Vec::new(),
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    fn packet(&mut self, p: &RawPacket<'_>) {
+        if p.ts_us == 0 {
+            self.drops.add(DropReason::NoTimestamp);
+            return;
+        }
+        self.first_ts = Some(self.first_ts.map_or(p.ts_us, |t| t.min(p.ts_us)));
+        self.last_ts = Some(self.last_ts.map_or(p.ts_us, |t| t.max(p.ts_us)));
+        let d = match decode(p.link_type, p.data, p.orig_len) {
+            Ok(d) => d,
+            Err(r) => {
+                self.drops.add(r);
+                return;
+            }
+        };
+        let (src_port, dst_port) = d.transport.ports();
+        let tcp_flags = match d.transport {
+            Transport::Tcp { flags, .. } => Some(flags),
+            _ => None,
+        };
+        let meta = PacketMeta {
+            ts_us: p.ts_us,
+            ip_version: d.ip_version,
+            proto: d.proto,
+            src: d.src,
+            src_port,
+            dst: d.dst,
+            dst_port,
+            ip_len: d.ip_len,
+            tcp: tcp_flags,
+        };
+        let overflows = self.flows.overflows;
+        let (key, dir) = self.flows.record(&meta);
+        if self.flows.overflows != overflows {
+            self.drops.add(DropReason::FlowTableFull);
+        }
+        match d.transport {
+            Transport::Udp { payload, .. } => {
+                if (src_port == DNS_PORT || dst_port == DNS_PORT) && is_response(payload) {
+                    let ends = server_side(&meta, L4::Udp);
+                    self.dns_message(p.ts_us, ends, payload);
+                }
+            }
+            Transport::Tcp { seq, flags, payload, .. } => self.tcp_segment(&meta, key, dir, seq, flags.syn, payload),
+            Transport::Icmp { .. } => {}
+        }
+    }
+
+    fn dns_message(&mut self, ts_us: i64, ends: Endpoints, msg: &[u8]) {
+        match parse_response(msg) {
+            Ok(Some(r)) => {
+                let base = DnsRow {
+                    ts_us,
+                    ends,
+                    txid: r.txid,
+                    query: r.query,
+                    qtype: r.qtype,
+                    rcode: r.rcode,
+                    rr_name: None,
+                    rr_type: None,
+                    rr_ttl: None,
+                    answer: None,
+                };
+                if r.answers.is_empty() {
+                    self.dns.push(base);
+                } else {
+                    for a in r.answers {
+                        self.dns.push(DnsRow {
+                            rr_name: Some(a.rr_name),
+                            rr_type: Some(a.rr_type),
+                            rr_ttl: Some(a.ttl),
+                            answer: Some(a.value),
+                            ..base.clone()
+                        });
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(_) => self.drops.add(DropReason::DnsMalformed),
+        }
+    }
+
+    fn tcp_segment(&mut self, m: &PacketMeta, key: FlowKey, dir: Direction, seq: u32, syn: bool, payload: &[u8]) {
+        if !syn && payload.is_empty() && !self.tcp.contains_key(&key) {
+            return;
+        }
+        if self.tcp.len() >= self.limits.max_flows && !self.tcp.contains_key(&key) {
+            // Bounded like the flow table: forget stream state rather than grow.
+            self.tcp.clear();
+        }
+        let idx = usize::from(dir == Direction::In);
+        let dirs = self.tcp.entry(key).or_insert_with(|| [TcpDir::new(), TcpDir::new()]);
+        let d = &mut dirs[idx];
+        if syn {
+            d.isn.get_or_insert(seq);
+        }
+        if payload.is_empty() {
+            return;
+        }
+        if matches!(d.follow, Follow::Undecided) {
+            let new_stream = |cap: usize, isn: Option<u32>| {
+                let mut s = Stream::new(cap);
+                if let Some(isn) = isn {
+                    s.syn(isn);
+                }
+                s
+            };
+            d.follow = if m.src_port == DNS_PORT || m.dst_port == DNS_PORT {
+                Follow::Dns { stream: new_stream(self.limits.max_dns_stream, d.isn) }
+            } else if looks_like_client_hello(payload) {
+                Follow::Tls { stream: new_stream(MAX_TLS_STREAM, d.isn), first_ts: m.ts_us }
+            } else {
+                Follow::Done
+            };
+        }
+        match &mut d.follow {
+            Follow::Tls { stream, first_ts } => {
+                let pushed = stream.push(seq, payload);
+                if pushed == Pushed::Overflow {
+                    self.drops.add(DropReason::ReassemblyCap);
+                    d.follow = Follow::Done;
+                    return;
+                }
+                let ts = *first_ts;
+                match parse_client_hello(stream.data()) {
+                    Progress::NeedMore => {}
+                    Progress::NotTls => d.follow = Follow::Done,
+                    Progress::Malformed => {
+                        self.drops.add(DropReason::TlsMalformed);
+                        d.follow = Follow::Done;
+                    }
+                    Progress::Hello(h) => {
+                        d.follow = Follow::Done;
+                        let ends = Endpoints {
+                            client_ip: m.src,
+                            client_port: m.src_port,
+                            server_ip: m.dst,
+                            server_port: m.dst_port,
+                            transport: L4::Tcp,
+                        };
+                        self.names.push(NameRow {
+                            ts_us: ts,
+                            ends,
+                            protocol: "tls",
+                            name: h.sni,
+                            alpn: h.alpn,
+                            tls_version: h.version,
+                        });
+                    }
+                }
+            }
+            Follow::Dns { stream } => {
+                if stream.push(seq, payload) == Pushed::Overflow {
+                    self.drops.add(DropReason::ReassemblyCap);
+                    d.follow = Follow::Done;
+                    return;
+                }
+                let mut messages = Vec::new();
+                loop {
+                    let data = stream.data();
+                    if data.len() < 2 {
+                        break;
+                    }
+                    let len = usize::from(u16::from_be_bytes([data[0], data[1]]));
+                    if data.len() < 2 + len {
+                        break;
+                    }
+                    messages.push(data[2..2 + len].to_vec());
+                    stream.consume(2 + len);
+                }
+                let ends = server_side(m, L4::Tcp);
+                for msg in messages {
+                    if is_response(&msg) {
+                        self.dns_message(m.ts_us, ends, &msg);
+                    }
+                }
+            }
+            Follow::Undecided | Follow::Done => {}
+        }
+    }
+}
+
+/// Endpoints of a DNS exchange: the side on port 53 is the server.
+fn server_side(m: &PacketMeta, transport: L4) -> Endpoints {
+    if m.src_port == DNS_PORT {
+        Endpoints { client_ip: m.dst, client_port: m.dst_port, server_ip: m.src, server_port: m.src_port, transport }
+    } else {
+        Endpoints { client_ip: m.src, client_port: m.src_port, server_ip: m.dst, server_port: m.dst_port, transport }
+    }
+}
+
+fn is_header_error(e: &ReadError) -> bool {
+    matches!(e, ReadError::Io(_) | ReadError::NotACapture(_) | ReadError::BadHeader)
+}
+
+/// Extracts every row of one capture. Never fails: problems are in the capture row.
+pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutput {
+    let meta = std::fs::metadata(&file.path).ok();
+    let mut ex = Extractor::new(file.device_ip, limits);
+    let result = read_capture(&file.path, |p| ex.packet(p));
+    let (summary, status, error) = match result {
+        Ok(s) => (s, Status::Ok, None),
+        Err((s, e)) => {
+            let status = if is_header_error(&e) { Status::Failed } else { Status::Partial };
+            (s, status, Some(e.to_string()))
+        }
+    };
+    let Extractor { flows, drops, mut dns, mut names, first_ts, last_ts, .. } = ex;
+    let flows = flows.finish();
+    dns.sort_by_key(|r| r.ts_us);
+    names.sort_by_key(|r| r.ts_us);
+    let format = summary.format.map(|f| if summary.gzip { format!("{}+gzip", f.name()) } else { f.name().to_string() });
+    let capture = CaptureRow {
+        path: file.path.to_string_lossy().into_owned(),
+        file_name: file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        device_ip: file.device_ip,
+        name_ts_us: file.name_ts,
+        size_bytes: meta.as_ref().map_or(0, |m| m.len()),
+        mtime_us: meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_micros() as i64),
+        format,
+        link_type: summary.link_type,
+        packets: summary.packets,
+        bytes: summary.bytes,
+        first_ts_us: first_ts,
+        last_ts_us: last_ts,
+        dns_rows: dns.len() as u64,
+        name_rows: names.len() as u64,
+        flow_rows: flows.len() as u64,
+        drops,
+        status,
+        error,
+    };
+    CaptureOutput { capture, dns, names, flows }
+}
+
+/// Extracts from raw packets already in memory (for tests and fuzzing): no file involved.
+pub fn extract_packets<'a>(
+    device_ip: Option<IpAddr>,
+    packets: impl IntoIterator<Item = RawPacket<'a>>,
+) -> (Vec<DnsRow>, Vec<NameRow>, Vec<crate::flow::Flow>, DropCounts) {
+    let mut ex = Extractor::new(device_ip, ExtractLimits::default());
+    for p in packets {
+        ex.packet(&p);
+    }
+    (ex.dns, ex.names, ex.flows.finish(), ex.drops)
+}

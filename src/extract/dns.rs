@@ -1,0 +1,228 @@
+//! DNS responses (hickory-proto does the message parsing; this file maps records to rows).
+//!
+//! One answer per answer-section record; HTTPS/SVCB records give one answer per address hint
+//! (or their target name when they carry none); records of other types keep their presentation
+//! form. The response code is read from the header. Queries (QR = 0) are not rows.
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::rdata::svcb::SvcParamValue;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use super::text::{escape_text, normalize_labels};
+
+/// Largest DNS message accepted (TCP's 2-byte length prefix allows 65535).
+pub const MAX_DNS_MESSAGE: usize = 65_535;
+/// Most answer rows taken from one message.
+const MAX_ANSWERS: usize = 512;
+
+/// One answer of a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub rr_name: String,
+    pub rr_type: String,
+    pub ttl: u32,
+    pub value: String,
+}
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub txid: u16,
+    pub query: Option<String>,
+    pub qtype: Option<String>,
+    pub rcode: String,
+    pub answers: Vec<Answer>,
+}
+
+/// The message could not be parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+/// True when the bytes start like a DNS response (header present, QR bit set).
+pub fn is_response(msg: &[u8]) -> bool {
+    msg.len() >= 12 && msg[2] & 0x80 != 0
+}
+
+/// Parses a DNS response; `Ok(None)` for a query.
+pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
+    if msg.len() < 12 || msg.len() > MAX_DNS_MESSAGE {
+        return Err(Malformed);
+    }
+    if !is_response(msg) {
+        return Ok(None);
+    }
+    let m = Message::from_vec(msg).map_err(|_| Malformed)?;
+    let rcode = rcode_name(msg[3] & 0x0f);
+    let (query, qtype) = match m.queries.first() {
+        Some(q) => (Some(name_text(&q.name)), Some(type_name(q.query_type))),
+        None => (None, None),
+    };
+    let mut answers = Vec::new();
+    for rr in m.answers.iter().take(MAX_ANSWERS) {
+        let rr_name = name_text(&rr.name);
+        let rr_type = type_name(rr.record_type());
+        let mut push = |value: String| {
+            answers.push(Answer { rr_name: rr_name.clone(), rr_type: rr_type.clone(), ttl: rr.ttl, value })
+        };
+        match &rr.data {
+            RData::A(a) => push(a.0.to_string()),
+            RData::AAAA(a) => push(a.0.to_string()),
+            RData::CNAME(n) => push(name_text(&n.0)),
+            RData::PTR(n) => push(name_text(&n.0)),
+            RData::NS(n) => push(name_text(&n.0)),
+            RData::HTTPS(h) => svcb_answers(&h.0, &rr_name, &mut push),
+            RData::SVCB(s) => svcb_answers(s, &rr_name, &mut push),
+            other => push(escape_text(other.to_string().as_bytes())),
+        }
+    }
+    Ok(Some(Response { txid: m.metadata.id, query, qtype, rcode, answers }))
+}
+
+fn svcb_answers(s: &hickory_proto::rr::rdata::SVCB, owner: &str, push: &mut impl FnMut(String)) {
+    let mut any = false;
+    for (_, v) in &s.svc_params {
+        match v {
+            SvcParamValue::Ipv4Hint(h) => {
+                for a in &h.0 {
+                    push(a.0.to_string());
+                    any = true;
+                }
+            }
+            SvcParamValue::Ipv6Hint(h) => {
+                for a in &h.0 {
+                    push(a.0.to_string());
+                    any = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if !any {
+        // "." as target means the owner name itself (RFC 9460 §2.5).
+        let target = name_text(&s.target_name);
+        push(if target == "." { owner.to_string() } else { target });
+    }
+}
+
+/// Normalised text of a name.
+pub fn name_text(n: &Name) -> String {
+    normalize_labels(n.iter())
+}
+
+/// Mnemonic of a record type (`TYPE<n>` for types without one).
+pub fn type_name(t: RecordType) -> String {
+    let code = u16::from(t);
+    match code {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        41 => "OPT".into(),
+        64 => "SVCB".into(),
+        65 => "HTTPS".into(),
+        255 => "ANY".into(),
+        _ => {
+            let s = t.to_string();
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+                s
+            } else {
+                format!("TYPE{code}")
+            }
+        }
+    }
+}
+
+/// Mnemonic of a response code (header RCODE, 4 bits).
+pub fn rcode_name(code: u8) -> String {
+    match code {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        6 => "YXDOMAIN".into(),
+        7 => "YXRRSET".into(),
+        8 => "NXRRSET".into(),
+        9 => "NOTAUTH".into(),
+        10 => "NOTZONE".into(),
+        n => format!("RCODE{n}"),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Hand-built response: `www.Example.com A?` → CNAME cdn.example.net → A 1.2.3.4, AAAA.
+    pub(crate) fn sample_response() -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x03www\x07Example\x03com\x00\x00\x01\x00\x01");
+        // CNAME, name = pointer to 12.
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 17]);
+        m.extend_from_slice(b"\x03cdn\x07example\x03net\x00");
+        let cdn = 12 + 21 + 12; // offset of "cdn.example.net"
+        m.extend_from_slice(&[0xc0, cdn as u8, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 1, 2, 3, 4]);
+        m.extend_from_slice(&[0xc0, cdn as u8, 0, 28, 0, 1, 0, 0, 0, 30, 0, 16]);
+        m.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        m
+    }
+
+    #[test]
+    fn parses_cname_chain() {
+        let r = parse_response(&sample_response()).unwrap().unwrap();
+        assert_eq!(r.txid, 0x1234);
+        assert_eq!(r.query.as_deref(), Some("www.example.com"));
+        assert_eq!(r.qtype.as_deref(), Some("A"));
+        assert_eq!(r.rcode, "NOERROR");
+        let got: Vec<_> = r.answers.iter().map(|a| (a.rr_name.as_str(), a.rr_type.as_str(), a.ttl, a.value.as_str())).collect();
+        assert_eq!(got, vec![
+            ("www.example.com", "CNAME", 60, "cdn.example.net"),
+            ("cdn.example.net", "A", 30, "1.2.3.4"),
+            ("cdn.example.net", "AAAA", 30, "2001:db8::1"),
+        ]);
+    }
+
+    #[test]
+    fn nxdomain_without_answers_and_queries() {
+        let mut m = vec![0, 1, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x04nope\x00\x00\x1c\x00\x01");
+        let r = parse_response(&m).unwrap().unwrap();
+        assert_eq!((r.rcode.as_str(), r.answers.len(), r.qtype.as_deref()), ("NXDOMAIN", 0, Some("AAAA")));
+        m[2] = 0x01;
+        assert_eq!(parse_response(&m), Ok(None));
+    }
+
+    #[test]
+    fn compression_loop_is_an_error_not_a_hang() {
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+        assert_eq!(parse_response(&m), Err(Malformed));
+        // Two pointers pointing at each other.
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[0xc0, 14, 0xc0, 12, 0, 1, 0, 1]);
+        assert_eq!(parse_response(&m), Err(Malformed));
+    }
+
+    #[test]
+    fn length_past_buffer_is_an_error() {
+        let mut m = sample_response();
+        let n = m.len();
+        m[n - 17] = 0xff; // rdlength of the AAAA record
+        assert_eq!(parse_response(&m), Err(Malformed));
+    }
+
+    #[test]
+    fn truncation_sweep() {
+        let m = sample_response();
+        for cut in 0..m.len() {
+            let r = parse_response(&m[..cut]);
+            assert!(r.is_err() || r.unwrap().is_some_and(|r| r.answers.len() < 3), "cut {cut}");
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Extract: DNS answers, TLS server names and flows from decoded packets, as plain rows.
+
+pub mod capture;
+pub mod dns;
+pub mod records;
+pub mod text;
+pub mod tls;
+
+pub use capture::{extract_capture, extract_packets, ExtractLimits};
+pub use records::{CaptureOutput, CaptureRow, DnsRow, Endpoints, NameRow, Status, L4};

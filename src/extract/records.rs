@@ -1,0 +1,113 @@
+//! The rows extraction produces, as plain Rust values (the columnar stage turns them into Arrow).
+
+use std::net::IpAddr;
+
+use crate::drops::DropCounts;
+use crate::flow::Flow;
+
+/// Transport of a DNS message or named flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4 {
+    Udp,
+    Tcp,
+}
+
+impl L4 {
+    pub fn name(self) -> &'static str {
+        match self {
+            L4::Udp => "udp",
+            L4::Tcp => "tcp",
+        }
+    }
+}
+
+/// Endpoints of a message: client asked, server answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoints {
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub server_ip: IpAddr,
+    pub server_port: u16,
+    pub transport: L4,
+}
+
+/// One DNS answer record (or one row for a response without answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsRow {
+    pub ts_us: i64,
+    pub ends: Endpoints,
+    pub txid: u16,
+    pub query: Option<String>,
+    pub qtype: Option<String>,
+    pub rcode: String,
+    pub rr_name: Option<String>,
+    pub rr_type: Option<String>,
+    pub rr_ttl: Option<u32>,
+    pub answer: Option<String>,
+}
+
+/// A server name seen on a flow (TLS/QUIC SNI, HTTP Host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRow {
+    pub ts_us: i64,
+    pub ends: Endpoints,
+    /// `tls`, `quic` or `http`.
+    pub protocol: &'static str,
+    pub name: Option<String>,
+    /// ALPN protocols offered, comma-separated.
+    pub alpn: Option<String>,
+    /// Highest version offered (supported_versions-aware), e.g. `TLS 1.3`.
+    pub tls_version: Option<String>,
+}
+
+/// Per-file outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Read stopped early; rows up to the error were kept.
+    Partial,
+    /// Nothing could be read.
+    Failed,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Partial => "partial",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// One row of the `captures` manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureRow {
+    pub path: String,
+    pub file_name: String,
+    pub device_ip: Option<IpAddr>,
+    pub name_ts_us: Option<i64>,
+    pub size_bytes: u64,
+    pub mtime_us: Option<i64>,
+    pub format: Option<String>,
+    pub link_type: Option<u32>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ts_us: Option<i64>,
+    pub last_ts_us: Option<i64>,
+    pub dns_rows: u64,
+    pub name_rows: u64,
+    pub flow_rows: u64,
+    pub drops: DropCounts,
+    pub status: Status,
+    pub error: Option<String>,
+}
+
+/// Everything one capture produced.
+#[derive(Debug, Clone)]
+pub struct CaptureOutput {
+    pub capture: CaptureRow,
+    pub dns: Vec<DnsRow>,
+    pub names: Vec<NameRow>,
+    pub flows: Vec<Flow>,
+}

@@ -1,0 +1,80 @@
+//! Name normalisation shared by every extractor: lower-case ASCII, no trailing dot, bytes that
+//! are not printable ASCII escaped as `\xNN`, so every name is valid UTF-8 and deterministic.
+
+/// Longest name kept (DNS names are at most 255 bytes on the wire; escaping can quadruple).
+pub const MAX_NAME: usize = 1024;
+
+/// Appends one label's bytes, escaped, to `out`.
+pub fn push_escaped(out: &mut String, bytes: &[u8], escape_dot: bool) {
+    for &b in bytes {
+        if out.len() >= MAX_NAME {
+            return;
+        }
+        match b {
+            b'.' if escape_dot => out.push_str("\\x2e"),
+            b'\\' => out.push_str("\\x5c"),
+            0x21..=0x7e => out.push(b.to_ascii_lowercase() as char),
+            _ => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+}
+
+/// Normalises a dotted name given as raw bytes (SNI, Host header).
+pub fn normalize_name(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let trimmed = bytes.strip_suffix(b".").unwrap_or(bytes);
+    push_escaped(&mut out, trimmed, false);
+    out
+}
+
+/// Normalises a DNS name given as its labels; the root is `.`.
+pub fn normalize_labels<'a>(labels: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut out = String::new();
+    for (i, label) in labels.enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_escaped(&mut out, label, true);
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// Escapes free text (e.g. an unknown record's presentation form), without lower-casing.
+pub fn escape_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if out.len() >= MAX_NAME {
+            break;
+        }
+        match b {
+            b'\\' => out.push_str("\\x5c"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises() {
+        assert_eq!(normalize_name(b"WWW.Example.COM."), "www.example.com");
+        assert_eq!(normalize_name(b"a\x00b\xffc"), "a\\x00b\\xffc");
+        assert_eq!(normalize_labels([&b"A.b"[..], b"C"].into_iter()), "a\\x2eb.c");
+        assert_eq!(normalize_labels(std::iter::empty()), ".");
+        assert_eq!(escape_text(b"Hi\\\n"), "Hi\\x5c\\x0a");
+        assert!(normalize_name(&[0u8; 5000]).len() <= MAX_NAME + 4);
+    }
+}

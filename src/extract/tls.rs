@@ -1,0 +1,231 @@
+//! TLS ClientHello recognition and parsing (tls-parser), over the reassembled client stream.
+//!
+//! A stream is TLS when it starts with a handshake record (`16 03 0x`) whose first handshake
+//! message is a ClientHello (type 1). The handshake message may span several records and several
+//! TCP segments; the caller feeds the contiguous stream bytes and gets `NeedMore` until the whole
+//! message is there (bounded by [`MAX_CLIENT_HELLO`]).
+
+use tls_parser::{
+    parse_tls_client_hello_extensions, parse_tls_message_handshake, parse_tls_raw_record, TlsExtension,
+    TlsMessage, TlsMessageHandshake,
+};
+
+use super::text::{escape_text, normalize_name};
+
+/// Largest ClientHello accepted (post-quantum key shares make them ~2 KB; 64 KiB is generous).
+pub const MAX_CLIENT_HELLO: usize = 65_536;
+/// Most bytes of stream (records plus headers) looked at for one ClientHello.
+pub const MAX_TLS_STREAM: usize = MAX_CLIENT_HELLO + 4096;
+
+/// What a ClientHello says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientHello {
+    pub sni: Option<String>,
+    pub alpn: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Progress on a stream prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The prefix is consistent with a ClientHello; more bytes are needed.
+    NeedMore,
+    /// This stream does not start with a TLS ClientHello.
+    NotTls,
+    /// It looked like a ClientHello but does not parse.
+    Malformed,
+    Hello(ClientHello),
+}
+
+/// True when `b` could be the beginning of a TLS ClientHello record (checks what is there).
+pub fn looks_like_client_hello(b: &[u8]) -> bool {
+    let pattern: [fn(u8) -> bool; 6] = [
+        |x| x == 0x16,
+        |x| x == 0x03,
+        |x| x <= 0x04,
+        |_| true,
+        |_| true,
+        |x| x == 0x01,
+    ];
+    !b.is_empty() && b.iter().zip(pattern.iter()).all(|(x, f)| f(*x))
+}
+
+/// Tries to parse a ClientHello from the start of a client stream.
+pub fn parse_client_hello(stream: &[u8]) -> Progress {
+    if !looks_like_client_hello(stream) {
+        return Progress::NotTls;
+    }
+    let mut rest = stream;
+    let mut hs: Vec<u8> = Vec::new();
+    loop {
+        if rest.len() < 5 {
+            return Progress::NeedMore;
+        }
+        if rest[0] != 0x16 {
+            return Progress::Malformed;
+        }
+        let rec_len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest.len() < 5 + rec_len {
+            return if 5 + rec_len > MAX_TLS_STREAM { Progress::Malformed } else { Progress::NeedMore };
+        }
+        let (after, rec) = match parse_tls_raw_record(rest) {
+            Ok(v) => v,
+            Err(_) => return Progress::Malformed,
+        };
+        hs.extend_from_slice(rec.data);
+        rest = after;
+        if hs.len() >= 4 {
+            let need = 4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
+            if need > MAX_CLIENT_HELLO {
+                return Progress::Malformed;
+            }
+            if hs.len() >= need {
+                return parse_handshake(&hs[..need]);
+            }
+        }
+        if stream.len() - rest.len() > MAX_TLS_STREAM {
+            return Progress::Malformed;
+        }
+    }
+}
+
+fn parse_handshake(hs: &[u8]) -> Progress {
+    let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) = parse_tls_message_handshake(hs)
+    else {
+        return Progress::Malformed;
+    };
+    let mut out = ClientHello { version: Some(version_name(ch.version.0)), ..Default::default() };
+    let Some(ext) = ch.ext else { return Progress::Hello(out) };
+    let Ok((_, exts)) = parse_tls_client_hello_extensions(ext) else {
+        return Progress::Malformed;
+    };
+    for e in exts {
+        match e {
+            TlsExtension::SNI(list) => {
+                if out.sni.is_none() {
+                    out.sni = list.iter().find(|(t, _)| t.0 == 0).map(|(_, n)| normalize_name(n));
+                }
+            }
+            TlsExtension::ALPN(list) => {
+                let protos: Vec<String> =
+                    list.iter().map(|p| escape_text(p).replace(',', "\\x2c")).collect();
+                out.alpn = Some(protos.join(","));
+            }
+            TlsExtension::SupportedVersions(vs) => {
+                if let Some(best) = vs.iter().map(|v| v.0).filter(|v| !is_grease(*v)).max_by_key(|v| version_rank(*v)) {
+                    out.version = Some(version_name(best));
+                }
+            }
+            _ => {}
+        }
+    }
+    Progress::Hello(out)
+}
+
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+/// Orders versions: drafts of TLS 1.3 (0x7fXX) rank just below TLS 1.3 itself.
+fn version_rank(v: u16) -> u32 {
+    if v >> 8 == 0x7f {
+        0x0303_ff00 + u32::from(v & 0xff)
+    } else {
+        u32::from(v) << 16
+    }
+}
+
+/// Text of a protocol version.
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0002 => "SSL 2.0".into(),
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        v if v >> 8 == 0x7f => format!("TLS 1.3 draft-{}", v & 0xff),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A ClientHello with SNI, ALPN, supported_versions (GREASE + 1.3 + 1.2) and a padding
+    /// extension of `pad` bytes, wrapped in records of at most `record_max` bytes.
+    pub(crate) fn client_hello(sni: &str, pad: usize, record_max: usize) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = sni.as_bytes();
+        let mut sni_ext = Vec::new();
+        sni_ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        sni_ext.push(0);
+        sni_ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        sni_ext.extend_from_slice(name);
+        ext.extend_from_slice(&[0, 0]);
+        ext.extend_from_slice(&(sni_ext.len() as u16).to_be_bytes());
+        ext.extend_from_slice(&sni_ext);
+        let alpn = b"\x02h2\x08http/1.1";
+        ext.extend_from_slice(&[0, 16]);
+        ext.extend_from_slice(&((alpn.len() + 2) as u16).to_be_bytes());
+        ext.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
+        ext.extend_from_slice(alpn);
+        ext.extend_from_slice(&[0, 43, 0, 7, 6, 0x3a, 0x3a, 3, 4, 3, 3]);
+        ext.extend_from_slice(&[0, 21]);
+        ext.extend_from_slice(&(pad as u16).to_be_bytes());
+        ext.extend(std::iter::repeat_n(0u8, pad));
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7u8; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&body);
+        let mut out = Vec::new();
+        for chunk in hs.chunks(record_max) {
+            out.extend_from_slice(&[0x16, 3, 1]);
+            out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+            out.extend_from_slice(chunk);
+        }
+        out
+    }
+
+    #[test]
+    fn parses_sni_alpn_version() {
+        let ch = client_hello("Example.COM", 10, 16384);
+        let Progress::Hello(h) = parse_client_hello(&ch) else { panic!() };
+        assert_eq!(h.sni.as_deref(), Some("example.com"));
+        assert_eq!(h.alpn.as_deref(), Some("h2,http/1.1"));
+        assert_eq!(h.version.as_deref(), Some("TLS 1.3"));
+    }
+
+    #[test]
+    fn spans_records_and_needs_more_on_every_prefix() {
+        let ch = client_hello("big.example", 3000, 1000);
+        assert!(matches!(parse_client_hello(&ch), Progress::Hello(_)));
+        for cut in 1..ch.len() {
+            assert_eq!(parse_client_hello(&ch[..cut]), Progress::NeedMore, "cut {cut}");
+        }
+        assert_eq!(parse_client_hello(b"GET / HTTP/1.1"), Progress::NotTls);
+        assert_eq!(parse_client_hello(&[]), Progress::NotTls);
+    }
+
+    #[test]
+    fn corrupt_hello_is_malformed() {
+        let mut ch = client_hello("x.example", 0, 16384);
+        ch[9 + 2 + 32 + 1 + 1] = 0xff; // cipher-suite length
+        assert_eq!(parse_client_hello(&ch), Progress::Malformed);
+    }
+
+    #[test]
+    fn grease_and_drafts() {
+        assert!(is_grease(0x3a3a));
+        assert!(!is_grease(0x0303));
+        assert_eq!(version_name(0x7f1c), "TLS 1.3 draft-28");
+        assert!(version_rank(0x0304) > version_rank(0x7f1c));
+        assert!(version_rank(0x7f1c) > version_rank(0x0303));
+    }
+}

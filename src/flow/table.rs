@@ -1,0 +1,256 @@
+//! The flow table: one entry per 5-tuple per capture, oriented from the device's point of view.
+//!
+//! "Local" is the device: the address from the file name when a packet carries it; otherwise
+//! the private / link-local / ULA / loopback side; otherwise the side that sent the first packet
+//! seen. Counts are per direction (out = sent by the local side).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::decode::TcpFlags;
+
+/// A flow's identity, local side first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub proto: u8,
+    pub local_ip: IpAddr,
+    pub local_port: u16,
+    pub remote_ip: IpAddr,
+    pub remote_port: u16,
+}
+
+/// Which way a packet went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent by the local side.
+    Out,
+    /// Received by the local side.
+    In,
+}
+
+/// Who opened the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    Local,
+    Remote,
+    Unknown,
+}
+
+impl Initiator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Initiator::Local => "local",
+            Initiator::Remote => "remote",
+            Initiator::Unknown => "unknown",
+        }
+    }
+}
+
+/// Counters of one flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowStats {
+    pub ip_version: u8,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub initiator: Initiator,
+}
+
+/// A finished flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub stats: FlowStats,
+}
+
+/// One packet as the flow table sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketMeta {
+    pub ts_us: i64,
+    pub ip_version: u8,
+    pub proto: u8,
+    pub src: IpAddr,
+    pub src_port: u16,
+    pub dst: IpAddr,
+    pub dst_port: u16,
+    pub ip_len: u32,
+    /// TCP flags (None for UDP/ICMP).
+    pub tcp: Option<TcpFlags>,
+}
+
+/// True for addresses that belong to the local network side.
+pub fn is_local_address(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local() || v4.is_loopback() || {
+            // 100.64.0.0/10 carrier-grade NAT.
+            let o = v4.octets();
+            o[0] == 100 && (o[1] & 0xc0) == 64
+        },
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Flow table of one capture.
+pub struct FlowTable {
+    device_ip: Option<IpAddr>,
+    map: HashMap<FlowKey, FlowStats>,
+    cap: usize,
+    /// Flows pushed out early because the table was full.
+    evicted: Vec<Flow>,
+    /// Times the table was full.
+    pub overflows: u64,
+}
+
+impl FlowTable {
+    /// `cap` bounds the number of live flows; when it is reached every live flow is flushed
+    /// (so a long flow can then give more than one row) and `overflows` counts it.
+    pub fn new(device_ip: Option<IpAddr>, cap: usize) -> Self {
+        FlowTable { device_ip, map: HashMap::new(), cap: cap.max(1), evicted: Vec::new(), overflows: 0 }
+    }
+
+    /// Orients a packet without recording it.
+    pub fn orient(&self, m: &PacketMeta) -> (FlowKey, Direction) {
+        let out = FlowKey { proto: m.proto, local_ip: m.src, local_port: m.src_port, remote_ip: m.dst, remote_port: m.dst_port };
+        let inb = FlowKey { proto: m.proto, local_ip: m.dst, local_port: m.dst_port, remote_ip: m.src, remote_port: m.src_port };
+        if let Some(dev) = self.device_ip {
+            if m.src == dev && m.dst != dev {
+                return (out, Direction::Out);
+            }
+            if m.dst == dev && m.src != dev {
+                return (inb, Direction::In);
+            }
+        }
+        match (is_local_address(&m.src), is_local_address(&m.dst)) {
+            (true, false) => return (out, Direction::Out),
+            (false, true) => return (inb, Direction::In),
+            _ => {}
+        }
+        if self.map.contains_key(&inb) && !self.map.contains_key(&out) {
+            (inb, Direction::In)
+        } else {
+            (out, Direction::Out)
+        }
+    }
+
+    /// Records a packet; returns its flow key and direction.
+    pub fn record(&mut self, m: &PacketMeta) -> (FlowKey, Direction) {
+        let (key, dir) = self.orient(m);
+        if !self.map.contains_key(&key) && self.map.len() >= self.cap {
+            self.overflows += 1;
+            self.evicted.extend(self.map.drain().map(|(key, stats)| Flow { key, stats }));
+        }
+        let stats = self.map.entry(key).or_insert_with(|| FlowStats {
+            ip_version: m.ip_version,
+            first_ts: m.ts_us,
+            last_ts: m.ts_us,
+            packets_out: 0,
+            bytes_out: 0,
+            packets_in: 0,
+            bytes_in: 0,
+            initiator: match m.tcp {
+                // TCP: only a handshake tells who opened the connection.
+                Some(_) => Initiator::Unknown,
+                None => match dir {
+                    Direction::Out => Initiator::Local,
+                    Direction::In => Initiator::Remote,
+                },
+            },
+        });
+        stats.first_ts = stats.first_ts.min(m.ts_us);
+        stats.last_ts = stats.last_ts.max(m.ts_us);
+        match dir {
+            Direction::Out => {
+                stats.packets_out += 1;
+                stats.bytes_out += u64::from(m.ip_len);
+            }
+            Direction::In => {
+                stats.packets_in += 1;
+                stats.bytes_in += u64::from(m.ip_len);
+            }
+        }
+        if let Some(f) = m.tcp {
+            if f.syn && stats.initiator == Initiator::Unknown {
+                // SYN: the sender opens; SYN+ACK: the receiver opened.
+                let sender_local = dir == Direction::Out;
+                let opener_local = if f.ack { !sender_local } else { sender_local };
+                stats.initiator = if opener_local { Initiator::Local } else { Initiator::Remote };
+            }
+        }
+        (key, dir)
+    }
+
+    /// All flows, sorted by first packet then key (deterministic).
+    pub fn finish(mut self) -> Vec<Flow> {
+        let mut flows = std::mem::take(&mut self.evicted);
+        flows.extend(self.map.into_iter().map(|(key, stats)| Flow { key, stats }));
+        flows.sort_by(|a, b| (a.stats.first_ts, a.key).cmp(&(b.stats.first_ts, b.key)));
+        flows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(src: &str, sp: u16, dst: &str, dp: u16, ts: i64, tcp: Option<TcpFlags>) -> PacketMeta {
+        PacketMeta {
+            ts_us: ts,
+            ip_version: 4,
+            proto: if tcp.is_some() { 6 } else { 17 },
+            src: src.parse().unwrap(),
+            src_port: sp,
+            dst: dst.parse().unwrap(),
+            dst_port: dp,
+            ip_len: 100,
+            tcp,
+        }
+    }
+
+    #[test]
+    fn device_point_of_view_and_initiator() {
+        let mut t = FlowTable::new(Some("192.168.1.5".parse().unwrap()), 100);
+        let syn = TcpFlags { syn: true, ..Default::default() };
+        let synack = TcpFlags { syn: true, ack: true, ..Default::default() };
+        t.record(&meta("192.168.1.5", 40000, "52.1.1.1", 443, 10, Some(syn)));
+        t.record(&meta("52.1.1.1", 443, "192.168.1.5", 40000, 20, Some(synack)));
+        // A flow where we only see the SYN+ACK from the device: the remote opened it.
+        t.record(&meta("192.168.1.5", 80, "52.1.1.2", 5000, 30, Some(synack)));
+        let flows = t.finish();
+        assert_eq!(flows.len(), 2);
+        let f = &flows[0];
+        assert_eq!(f.key.local_port, 40000);
+        assert_eq!((f.stats.packets_out, f.stats.packets_in, f.stats.bytes_in), (1, 1, 100));
+        assert_eq!(f.stats.initiator, Initiator::Local);
+        assert_eq!((f.stats.first_ts, f.stats.last_ts), (10, 20));
+        assert_eq!(flows[1].stats.initiator, Initiator::Remote);
+    }
+
+    #[test]
+    fn fallback_orientation_without_device_ip() {
+        let mut t = FlowTable::new(None, 100);
+        t.record(&meta("8.8.8.8", 53, "10.0.0.9", 3333, 1, None));
+        t.record(&meta("fe80::1", 5, "fe80::2", 6, 2, None));
+        t.record(&meta("fe80::2", 6, "fe80::1", 5, 3, None));
+        let flows = t.finish();
+        assert_eq!(flows[0].key.local_ip, "10.0.0.9".parse::<IpAddr>().unwrap());
+        assert_eq!(flows[0].stats.initiator, Initiator::Remote);
+        assert_eq!(flows[1].key.local_ip, "fe80::1".parse::<IpAddr>().unwrap());
+        assert_eq!((flows[1].stats.packets_out, flows[1].stats.packets_in), (1, 1));
+    }
+
+    #[test]
+    fn full_table_flushes_instead_of_growing() {
+        let mut t = FlowTable::new(None, 2);
+        for p in 0..5u16 {
+            t.record(&meta("10.0.0.1", p, "1.1.1.1", 53, i64::from(p), None));
+        }
+        assert_eq!(t.overflows, 2);
+        assert_eq!(t.finish().len(), 5);
+    }
+}

@@ -1,0 +1,602 @@
+//! Capture reader: classic pcap (µs/ns, either byte order, Kuznetsov's modified format), pcapng
+//! (several sections and interfaces, each with its own link type and timestamp resolution;
+//! EPB, SPB and the obsolete PB), each optionally gzip-compressed. Detected by magic number.
+//!
+//! Plain files are memory-mapped and parsed in place (zero copy). Compressed files stream
+//! through a bounded window. Both feed the same record framer, so both behave alike: records
+//! are checked against hard caps before anything is taken from them, and a corrupt or cut
+//! record ends the file with an error while every packet before it has been delivered.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header};
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
+
+/// Largest packet record accepted (tshark's WTAP_MAX_PACKET_SIZE_STANDARD).
+pub const MAX_CAPLEN: usize = 262_144;
+/// Largest pcapng block accepted (a packet plus generous options).
+pub const MAX_BLOCK: usize = 4 * 1024 * 1024;
+/// Largest number of pcapng interfaces kept per section.
+const MAX_INTERFACES: usize = 4096;
+/// Window size for streamed (compressed) input.
+const STREAM_CHUNK: usize = 1 << 20;
+
+/// One packet as the capture holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// Capture timestamp, microseconds since the epoch (UTC).
+    pub ts_us: i64,
+    /// DLT/LINKTYPE number of the interface that captured it.
+    pub link_type: u32,
+    /// Captured bytes (may be shorter than `orig_len` when the snap length cut it).
+    pub data: &'a [u8],
+    /// Length of the packet on the wire.
+    pub orig_len: u32,
+}
+
+/// Container format, as detected from the magic number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    PcapNs,
+    PcapModified,
+    PcapNg,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::PcapNs => "pcap-ns",
+            Format::PcapModified => "pcap-modified",
+            Format::PcapNg => "pcapng",
+        }
+    }
+}
+
+/// Why a file (or the rest of it) could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read file: {0}")]
+    Io(#[from] io::Error),
+    #[error("not a pcap or pcapng capture (magic {0:02x?})")]
+    NotACapture(Vec<u8>),
+    #[error("corrupt capture header")]
+    BadHeader,
+    #[error("record at byte {offset} claims {caplen} captured bytes (limit {limit})")]
+    RecordTooLarge { offset: u64, caplen: u64, limit: usize },
+    #[error("file ends inside a record at byte {offset} (truncated capture)")]
+    Truncated { offset: u64 },
+    #[error("corrupt record at byte {offset}: {what}")]
+    Corrupt { offset: u64, what: String },
+}
+
+/// What a read produced, complete or not.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSummary {
+    pub format: Option<Format>,
+    pub gzip: bool,
+    /// Link type of the file header or of the first interface.
+    pub link_type: Option<u32>,
+    pub packets: u64,
+    /// Sum of wire lengths of the packets.
+    pub bytes: u64,
+}
+
+/// Byte source: a memory map (or small owned buffer) or a decompressing stream.
+enum Source {
+    Whole { data: Whole, pos: usize },
+    Stream { reader: Box<dyn Read + Send>, buf: Vec<u8>, start: usize, end: usize, eof: bool, consumed: u64 },
+}
+
+enum Whole {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Whole {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Whole::Map(m) => m,
+            Whole::Owned(v) => v,
+        }
+    }
+}
+
+impl Source {
+    fn available(&self) -> &[u8] {
+        match self {
+            Source::Whole { data, pos } => data.bytes().get(*pos..).unwrap_or(&[]),
+            Source::Stream { buf, start, end, .. } => &buf[*start..*end],
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        match self {
+            Source::Whole { pos, .. } => *pos as u64,
+            Source::Stream { consumed, .. } => *consumed,
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        match self {
+            Source::Whole { pos, .. } => *pos += n,
+            Source::Stream { start, consumed, .. } => {
+                *start += n;
+                *consumed += n as u64;
+            }
+        }
+    }
+
+    /// Makes at least `want` bytes available if the input has them; false when it has not.
+    fn refill(&mut self, want: usize) -> io::Result<bool> {
+        match self {
+            Source::Whole { .. } => Ok(self.available().len() >= want),
+            Source::Stream { reader, buf, start, end, eof, .. } => {
+                loop {
+                    if *end - *start >= want {
+                        return Ok(true);
+                    }
+                    if *eof {
+                        return Ok(false);
+                    }
+                    if *start > 0 {
+                        buf.copy_within(*start..*end, 0);
+                        *end -= *start;
+                        *start = 0;
+                    }
+                    let need = want.max(STREAM_CHUNK);
+                    if buf.len() < need {
+                        buf.resize(need, 0);
+                    }
+                    let n = reader.read(&mut buf[*end..])?;
+                    if n == 0 {
+                        *eof = true;
+                    }
+                    *end += n;
+                }
+            }
+        }
+    }
+}
+
+fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = [0u8; 2];
+    let is_gzip = len >= 2 && {
+        let mut f = &file;
+        f.read_exact(&mut head)?;
+        head == [0x1f, 0x8b]
+    };
+    if is_gzip {
+        let file = File::open(path)?;
+        let reader = flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, file));
+        return Ok((
+            Source::Stream { reader: Box::new(reader), buf: Vec::new(), start: 0, end: 0, eof: false, consumed: 0 },
+            true,
+        ));
+    }
+    let data = if len < 4096 {
+        let mut v = Vec::with_capacity(len as usize);
+        File::open(path)?.read_to_end(&mut v)?;
+        Whole::Owned(v)
+    } else {
+        // SAFETY: the map is read-only; a capture rewritten while we read it can give garbage
+        // bytes, which the parsers below treat like any other untrusted input.
+        Whole::Map(unsafe { memmap2::Mmap::map(&file)? })
+    };
+    Ok((Source::Whole { data, pos: 0 }, false))
+}
+
+#[derive(Clone, Copy)]
+struct Interface {
+    link_type: u32,
+    /// Timestamp units per second.
+    units: u64,
+    offset_s: i64,
+}
+
+enum Framer {
+    Pcap { big_endian: bool, nanos: bool, modified: bool, link_type: u32 },
+    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
+}
+
+/// One step of the framer over the bytes available.
+enum Step<'a> {
+    Packet(RawPacket<'a>, usize),
+    Skip(usize),
+    NeedMore(usize),
+}
+
+fn u32_at(b: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some(if big_endian { u32::from_be_bytes(s) } else { u32::from_le_bytes(s) })
+}
+
+fn ts_from_units(ts: u64, units: u64, offset_s: i64) -> i64 {
+    let units = units.max(1) as i128;
+    let us = (ts as i128) * 1_000_000 / units + (offset_s as i128) * 1_000_000;
+    us.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+impl Framer {
+    fn step<'a>(&mut self, b: &'a [u8], offset: u64) -> Result<Step<'a>, ReadError> {
+        match self {
+            Framer::Pcap { big_endian, nanos, modified, link_type } => {
+                let hdr = if *modified { 24 } else { 16 };
+                let Some(caplen) = u32_at(b, 8, *big_endian) else { return Ok(Step::NeedMore(hdr)) };
+                let caplen = caplen as usize;
+                if caplen > MAX_CAPLEN {
+                    return Err(ReadError::RecordTooLarge { offset, caplen: caplen as u64, limit: MAX_CAPLEN });
+                }
+                if b.len() < hdr + caplen {
+                    return Ok(Step::NeedMore(hdr + caplen));
+                }
+                let parsed = if *modified {
+                    parse_pcap_frame_modified(b)
+                } else if *big_endian {
+                    parse_pcap_frame_be(b)
+                } else {
+                    parse_pcap_frame(b)
+                };
+                let (_, blk) = parsed.map_err(|e| ReadError::Corrupt { offset, what: format!("{e:?}") })?;
+                let frac = i64::from(blk.ts_usec);
+                let sub_us = if *nanos { frac / 1000 } else { frac };
+                let ts_us = i64::from(blk.ts_sec) * 1_000_000 + sub_us;
+                let data = &blk.data[..blk.data.len().min(caplen)];
+                Ok(Step::Packet(
+                    RawPacket { ts_us, link_type: *link_type, data, orig_len: blk.origlen },
+                    hdr + caplen,
+                ))
+            }
+            Framer::PcapNg { big_endian, interfaces } => {
+                if b.len() < 12 {
+                    return Ok(Step::NeedMore(12));
+                }
+                let block_type = u32_at(b, 0, false).unwrap_or(0);
+                // A section header carries its own byte order.
+                let be = if block_type == 0x0a0d_0d0a {
+                    match u32_at(b, 8, false) {
+                        Some(0x1a2b_3c4d) => false,
+                        Some(0x4d3c_2b1a) => true,
+                        _ => return Err(ReadError::Corrupt { offset, what: "bad section byte-order magic".into() }),
+                    }
+                } else {
+                    *big_endian
+                };
+                let len = u32_at(b, 4, be).unwrap_or(0) as usize;
+                if len < 12 || len % 4 != 0 {
+                    return Err(ReadError::Corrupt { offset, what: format!("block length {len}") });
+                }
+                if len > MAX_BLOCK {
+                    return Err(ReadError::RecordTooLarge { offset, caplen: len as u64, limit: MAX_BLOCK });
+                }
+                if b.len() < len {
+                    return Ok(Step::NeedMore(len));
+                }
+                let block_bytes = &b[..len];
+                let block_type = u32_at(b, 0, be).unwrap_or(0);
+                if block_type == 2 {
+                    // Obsolete Packet Block: if_id u16, drops u16, ts_high, ts_low, caplen, len, data.
+                    return Ok(self.obsolete_packet(block_bytes, be, offset)?.map_or(Step::Skip(len), |p| Step::Packet(p, len)));
+                }
+                let parsed = if be { parse_block_be(block_bytes) } else { parse_block_le(block_bytes) };
+                let (_, block) = parsed.map_err(|e| ReadError::Corrupt { offset, what: format!("{e:?}") })?;
+                match block {
+                    Block::SectionHeader(_) => {
+                        *big_endian = be;
+                        interfaces.clear();
+                        Ok(Step::Skip(len))
+                    }
+                    Block::InterfaceDescription(idb) => {
+                        if interfaces.len() >= MAX_INTERFACES {
+                            return Err(ReadError::Corrupt { offset, what: "too many interfaces".into() });
+                        }
+                        interfaces.push(Interface {
+                            link_type: idb.linktype.0 as u32,
+                            units: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset_s: idb.ts_offset(),
+                        });
+                        Ok(Step::Skip(len))
+                    }
+                    Block::EnhancedPacket(epb) => {
+                        let Some(ifc) = interfaces.get(epb.if_id as usize).copied() else {
+                            return Err(ReadError::Corrupt { offset, what: format!("packet on undeclared interface {}", epb.if_id) });
+                        };
+                        let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let data: &'a [u8] = epb.data;
+                        let data = &data[..data.len().min(epb.caplen as usize)];
+                        Ok(Step::Packet(
+                            RawPacket { ts_us: ts_from_units(ts, ifc.units, ifc.offset_s), link_type: ifc.link_type, data, orig_len: epb.origlen },
+                            len,
+                        ))
+                    }
+                    Block::SimplePacket(spb) => {
+                        let Some(ifc) = interfaces.first().copied() else {
+                            return Err(ReadError::Corrupt { offset, what: "simple packet before any interface".into() });
+                        };
+                        // SPBs carry no timestamp.
+                        Ok(Step::Packet(RawPacket { ts_us: 0, link_type: ifc.link_type, data: { let d: &'a [u8] = spb.data; &d[..d.len().min(spb.origlen as usize)] }, orig_len: spb.origlen }, len))
+                    }
+                    _ => Ok(Step::Skip(len)),
+                }
+            }
+        }
+    }
+
+    fn obsolete_packet<'a>(&self, block: &'a [u8], be: bool, offset: u64) -> Result<Option<RawPacket<'a>>, ReadError> {
+        let Framer::PcapNg { interfaces, .. } = self else { return Ok(None) };
+        let corrupt = || ReadError::Corrupt { offset, what: "short packet block".into() };
+        let if_id = block.get(8..10).ok_or_else(corrupt)?;
+        let if_id = if be { u16::from_be_bytes([if_id[0], if_id[1]]) } else { u16::from_le_bytes([if_id[0], if_id[1]]) };
+        let ts_high = u32_at(block, 12, be).ok_or_else(corrupt)?;
+        let ts_low = u32_at(block, 16, be).ok_or_else(corrupt)?;
+        let caplen = u32_at(block, 20, be).ok_or_else(corrupt)? as usize;
+        let orig_len = u32_at(block, 24, be).ok_or_else(corrupt)?;
+        let data = block.get(28..28usize.saturating_add(caplen)).filter(|_| 28 + caplen <= block.len() - 4).ok_or_else(corrupt)?;
+        let Some(ifc) = interfaces.get(usize::from(if_id)).copied() else {
+            return Err(ReadError::Corrupt { offset, what: format!("packet on undeclared interface {if_id}") });
+        };
+        let ts = (u64::from(ts_high) << 32) | u64::from(ts_low);
+        Ok(Some(RawPacket { ts_us: ts_from_units(ts, ifc.units, ifc.offset_s), link_type: ifc.link_type, data, orig_len }))
+    }
+}
+
+fn detect(src: &mut Source, summary: &mut ReadSummary) -> Result<Framer, ReadError> {
+    src.refill(24)?;
+    let b = src.available();
+    let magic: Vec<u8> = b.iter().take(4).copied().collect();
+    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+        summary.format = Some(Format::PcapNg);
+        return Ok(Framer::PcapNg { big_endian: false, interfaces: Vec::new() });
+    }
+    let (format, big_endian) = match magic.as_slice() {
+        [0xd4, 0xc3, 0xb2, 0xa1] => (Format::Pcap, false),
+        [0xa1, 0xb2, 0xc3, 0xd4] => (Format::Pcap, true),
+        [0x4d, 0x3c, 0xb2, 0xa1] => (Format::PcapNs, false),
+        [0xa1, 0xb2, 0x3c, 0x4d] => (Format::PcapNs, true),
+        [0x34, 0xcd, 0xb2, 0xa1] => (Format::PcapModified, false),
+        [0xa1, 0xb2, 0xcd, 0x34] => (Format::PcapModified, true),
+        _ => return Err(ReadError::NotACapture(magic)),
+    };
+    if b.len() < 24 {
+        return Err(ReadError::BadHeader);
+    }
+    let (_, hdr) = parse_pcap_header(b).map_err(|_| ReadError::BadHeader)?;
+    let link_type = hdr.network.0 as u32;
+    summary.format = Some(format);
+    summary.link_type = Some(link_type);
+    src.consume(24);
+    Ok(Framer::Pcap {
+        big_endian,
+        nanos: format == Format::PcapNs,
+        modified: format == Format::PcapModified,
+        link_type,
+    })
+}
+
+/// Reads every packet of `path`, calling `on_packet` for each in file order.
+///
+/// On error, returns the summary of what was delivered before it together with the error, so
+/// the caller keeps the packets so far and reports the file as partial.
+pub fn read_capture(
+    path: &Path,
+    mut on_packet: impl FnMut(&RawPacket<'_>),
+) -> Result<ReadSummary, (ReadSummary, ReadError)> {
+    let mut summary = ReadSummary::default();
+    let (mut src, gzip) = match open_source(path) {
+        Ok(s) => s,
+        Err(e) => return Err((summary, e)),
+    };
+    summary.gzip = gzip;
+    let mut framer = match detect(&mut src, &mut summary) {
+        Ok(f) => f,
+        Err(e) => return Err((summary, e)),
+    };
+    loop {
+        let offset = src.offset();
+        let step = framer.step(src.available(), offset);
+        match step {
+            Ok(Step::Packet(p, used)) => {
+                summary.packets += 1;
+                summary.bytes += u64::from(p.orig_len.max(p.data.len() as u32));
+                if summary.link_type.is_none() {
+                    summary.link_type = Some(p.link_type);
+                }
+                on_packet(&p);
+                src.consume(used);
+            }
+            Ok(Step::Skip(used)) => src.consume(used),
+            Ok(Step::NeedMore(n)) => {
+                let had = src.available().len();
+                match src.refill(n) {
+                    Ok(true) => {}
+                    Ok(false) if had == 0 => return Ok(summary),
+                    Ok(false) => return Err((summary, ReadError::Truncated { offset })),
+                    Err(e) => return Err((summary, e.into())),
+                }
+            }
+            Err(e) => return Err((summary, e)),
+        }
+    }
+}
+
+/// Timestamp of the first packet, for dating files whose names do not parse.
+pub fn first_packet_ts(path: &Path) -> Result<Option<i64>, ReadError> {
+    let mut first = None;
+    // Reading stops being useful after one packet, but the framer has no early exit; files
+    // dated this way are rare, so this simply reads the file.
+    match read_capture(path, |p| {
+        if first.is_none() && p.ts_us != 0 {
+            first = Some(p.ts_us);
+        }
+    }) {
+        Ok(_) => Ok(first),
+        Err((_, e)) if first.is_some() => {
+            let _ = e;
+            Ok(first)
+        }
+        Err((_, e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn pcap_bytes(big_endian: bool, nanos: bool, packets: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let w32 = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w16 = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut out = Vec::new();
+        out.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+        out.extend_from_slice(&w16(2));
+        out.extend_from_slice(&w16(4));
+        out.extend_from_slice(&w32(0));
+        out.extend_from_slice(&w32(0));
+        out.extend_from_slice(&w32(65535));
+        out.extend_from_slice(&w32(1));
+        for (sec, frac, data) in packets {
+            out.extend_from_slice(&w32(*sec));
+            out.extend_from_slice(&w32(*frac));
+            out.extend_from_slice(&w32(data.len() as u32));
+            out.extend_from_slice(&w32(data.len() as u32 + 10));
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    fn read_bytes(bytes: &[u8]) -> (Vec<(i64, Vec<u8>)>, Result<ReadSummary, String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pcap");
+        std::fs::write(&path, bytes).unwrap();
+        let mut got = Vec::new();
+        let r = read_capture(&path, |p| got.push((p.ts_us, p.data.to_vec())));
+        (got, r.map_err(|(_, e)| e.to_string()))
+    }
+
+    #[test]
+    fn classic_all_variants() {
+        for be in [false, true] {
+            for ns in [false, true] {
+                let frac = if ns { 5_000 } else { 5 };
+                let bytes = pcap_bytes(be, ns, &[(100, frac, b"abc"), (101, 0, b"")]);
+                let (got, r) = read_bytes(&bytes);
+                let s = r.unwrap();
+                assert_eq!(s.packets, 2);
+                assert_eq!(s.link_type, Some(1));
+                assert_eq!(got[0], (100_000_005, b"abc".to_vec()));
+                assert_eq!(got[1].0, 101_000_000);
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic() {
+        let bytes = pcap_bytes(false, false, &[(1, 2, b"hello")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&bytes).unwrap();
+        let (got, r) = read_bytes(&gz.finish().unwrap());
+        assert!(r.unwrap().gzip);
+        assert_eq!(got, vec![(1_000_002, b"hello".to_vec())]);
+    }
+
+    #[test]
+    fn truncation_sweep_keeps_prefix_and_never_panics() {
+        let bytes = pcap_bytes(false, false, &[(1, 0, &[7u8; 60]), (2, 0, &[8u8; 70])]);
+        for cut in 0..bytes.len() {
+            let (got, r) = read_bytes(&bytes[..cut]);
+            let full_records = if cut >= 24 + 16 + 60 + 16 + 70 { 2 } else if cut >= 24 + 16 + 60 { 1 } else { 0 };
+            assert_eq!(got.len(), full_records, "cut {cut}");
+            let clean_end = cut == 24 || cut == 24 + 76;
+            assert_eq!(r.is_ok(), clean_end, "cut {cut}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_caplen_is_a_clear_error_after_good_packets() {
+        let mut bytes = pcap_bytes(false, false, &[(1, 0, b"good")]);
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&(16u32 << 20).to_le_bytes());
+        bytes.extend_from_slice(&(16u32 << 20).to_le_bytes());
+        bytes.extend_from_slice(&[0u8; 64]);
+        let (got, r) = read_bytes(&bytes);
+        assert_eq!(got.len(), 1);
+        assert!(r.unwrap_err().contains("claims 16777216"));
+    }
+
+    #[test]
+    fn garbage_is_not_a_capture() {
+        let (_, r) = read_bytes(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(r.unwrap_err().contains("not a pcap"));
+        let (_, r) = read_bytes(b"");
+        assert!(r.is_err());
+    }
+
+    fn pcapng_block(t: u32, body: &[u8]) -> Vec<u8> {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        let mut b = Vec::new();
+        b.extend_from_slice(&t.to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b.extend_from_slice(body);
+        b.resize(len - 4, 0);
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn pcapng_interfaces_resolutions_and_obsolete_blocks() {
+        let mut f = Vec::new();
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&0u16.to_le_bytes());
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        f.extend(pcapng_block(0x0a0d_0d0a, &shb));
+        // Interface 0: Ethernet, µs. Interface 1: raw IP, ns (if_tsresol = 9).
+        f.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        f.extend(pcapng_block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+        let epb = |ifid: u32, ts: u64, data: &[u8]| {
+            let mut b = Vec::new();
+            b.extend_from_slice(&ifid.to_le_bytes());
+            b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+            b.extend_from_slice(&(ts as u32).to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(data);
+            pcapng_block(6, &b)
+        };
+        f.extend(epb(0, 1_500_000_000_123_456, b"eth"));
+        f.extend(epb(1, 1_500_000_000_123_456_789, b"raw!"));
+        let mut pb = Vec::new();
+        pb.extend_from_slice(&0u16.to_le_bytes());
+        pb.extend_from_slice(&0u16.to_le_bytes());
+        pb.extend_from_slice(&0u32.to_le_bytes());
+        pb.extend_from_slice(&7u32.to_le_bytes());
+        pb.extend_from_slice(&2u32.to_le_bytes());
+        pb.extend_from_slice(&2u32.to_le_bytes());
+        pb.extend_from_slice(b"pb");
+        f.extend(pcapng_block(2, &pb));
+        let mut spb = Vec::new();
+        spb.extend_from_slice(&3u32.to_le_bytes());
+        spb.extend_from_slice(b"spb");
+        f.extend(pcapng_block(3, &spb));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        std::fs::write(&path, &f).unwrap();
+        let mut got = Vec::new();
+        let s = read_capture(&path, |p| got.push((p.ts_us, p.link_type, p.data.to_vec()))).unwrap();
+        assert_eq!(s.format, Some(Format::PcapNg));
+        assert_eq!(got[0], (1_500_000_000_123_456, 1, b"eth".to_vec()));
+        assert_eq!(got[1], (1_500_000_000_123_456, 101, b"raw!".to_vec()));
+        assert_eq!(got[2], (7, 1, b"pb".to_vec()));
+        assert_eq!(got[3], (0, 1, b"spb".to_vec()));
+        for cut in 0..f.len() {
+            std::fs::write(&path, &f[..cut]).unwrap();
+            let _ = read_capture(&path, |_| {});
+        }
+    }
+}

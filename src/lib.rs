@@ -1,0 +1,27 @@
+//! iotdest: where does each IoT device send its data?
+//!
+//! Data flows one way, and each module imports only the stages above it:
+//!
+//! ```text
+//! ingest   → discover capture files; read pcap/pcapng[.gz] packets
+//! decode   → link → IP → TCP/UDP/ICMP (zero-copy)
+//! flow     → per-capture flow table; bounded TCP stream reassembly
+//! extract  → DNS answers, TLS server names, flows → plain rows
+//! columnar → rows → Arrow batches (schemas as constants)
+//! store    → hive-partitioned Parquet, month replaced atomically
+//! pipeline → rayon over captures, ordered writes
+//! cli      → clap commands
+//! ```
+//! `drops` (per-packet drop reasons) is a leaf every stage may use; `synth` generates test
+//! captures and depends on no other module.
+
+pub mod cli;
+pub mod columnar;
+pub mod decode;
+pub mod drops;
+pub mod extract;
+pub mod flow;
+pub mod ingest;
+pub mod pipeline;
+pub mod store;
+pub mod synth;

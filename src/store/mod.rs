@@ -1,0 +1,7 @@
+//! Store: hive-partitioned Parquet (`<table>/device=/year=/month=/part-<n>.parquet`).
+
+pub mod partition;
+pub mod writer;
+
+pub use partition::{decode_value, encode_value, PartitionKey};
+pub use writer::{clean_stale_staging, PartitionWriter, StoreError};
