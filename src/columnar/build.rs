@@ -71,6 +71,7 @@ pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowErr
     let mut query = StringBuilder::new();
     let mut qtype = StringBuilder::new();
     let mut rcode = StringBuilder::new();
+    let mut section = StringBuilder::new();
     let mut rr_name = StringBuilder::new();
     let mut rr_type = StringBuilder::new();
     let mut rr_ttl = UInt32Builder::with_capacity(n);
@@ -83,6 +84,7 @@ pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowErr
         query.append_option(r.query.as_deref());
         qtype.append_option(r.qtype.as_deref());
         rcode.append_value(&r.rcode);
+        section.append_option(r.section);
         rr_name.append_option(r.rr_name.as_deref());
         rr_type.append_option(r.rr_type.as_deref());
         rr_ttl.append_option(r.rr_ttl);
@@ -95,6 +97,7 @@ pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowErr
         Arc::new(query.finish()),
         Arc::new(qtype.finish()),
         Arc::new(rcode.finish()),
+        Arc::new(section.finish()),
         Arc::new(rr_name.finish()),
         Arc::new(rr_type.finish()),
         Arc::new(rr_ttl.finish()),

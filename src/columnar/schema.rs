@@ -40,6 +40,7 @@ pub static DNS: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("query", DataType::Utf8, true),
         f("qtype", DataType::Utf8, true),
         f("rcode", DataType::Utf8, false),
+        f("section", DataType::Utf8, true),
         f("rr_name", DataType::Utf8, true),
         f("rr_type", DataType::Utf8, true),
         f("rr_ttl", DataType::UInt32, true),

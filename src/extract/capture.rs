@@ -37,6 +37,9 @@ enum Follow {
     Undecided,
     Tls { stream: Stream, first_ts: i64 },
     Dns { stream: Stream },
+    /// The client sent an HTTP CONNECT: the tunnelled stream (often TLS) starts with its next
+    /// payload.
+    Tunnel,
     /// Nothing (more) to extract.
     Done,
 }
@@ -127,8 +130,16 @@ impl Extractor {
     }
 
     fn dns_message(&mut self, ts_us: i64, ends: Endpoints, msg: &[u8]) {
-        match parse_response(msg) {
-            Ok(Some(r)) => {
+        let parsed = match parse_response(msg) {
+            Ok(r) => r,
+            Err(e) => {
+                // Keep the question of a message whose records do not parse.
+                self.drops.add(DropReason::DnsMalformed);
+                e.header
+            }
+        };
+        match parsed {
+            Some(r) => {
                 let base = DnsRow {
                     ts_us,
                     ends,
@@ -136,16 +147,19 @@ impl Extractor {
                     query: r.query,
                     qtype: r.qtype,
                     rcode: r.rcode,
+                    section: None,
                     rr_name: None,
                     rr_type: None,
                     rr_ttl: None,
                     answer: None,
                 };
-                if r.answers.is_empty() {
-                    self.dns.push(base);
-                } else {
+                if !r.answers.iter().any(|a| a.section == "answer") {
+                    self.dns.push(base.clone());
+                }
+                {
                     for a in r.answers {
                         self.dns.push(DnsRow {
+                            section: Some(a.section),
                             rr_name: Some(a.rr_name),
                             rr_type: Some(a.rr_type),
                             rr_ttl: Some(a.ttl),
@@ -155,8 +169,7 @@ impl Extractor {
                     }
                 }
             }
-            Ok(None) => {}
-            Err(_) => self.drops.add(DropReason::DnsMalformed),
+            None => {}
         }
     }
 
@@ -177,6 +190,10 @@ impl Extractor {
         if payload.is_empty() {
             return;
         }
+        if matches!(d.follow, Follow::Tunnel) && looks_like_client_hello(payload) {
+            d.follow = Follow::Undecided;
+            d.isn = Some(seq.wrapping_sub(1));
+        }
         if matches!(d.follow, Follow::Undecided) {
             let new_stream = |cap: usize, isn: Option<u32>| {
                 let mut s = Stream::new(cap);
@@ -189,6 +206,8 @@ impl Extractor {
                 Follow::Dns { stream: new_stream(self.limits.max_dns_stream, d.isn) }
             } else if looks_like_client_hello(payload) {
                 Follow::Tls { stream: new_stream(MAX_TLS_STREAM, d.isn), first_ts: m.ts_us }
+            } else if payload.starts_with(b"CONNECT ") {
+                Follow::Tunnel
             } else {
                 Follow::Done
             };
@@ -255,7 +274,7 @@ impl Extractor {
                     }
                 }
             }
-            Follow::Undecided | Follow::Done => {}
+            Follow::Undecided | Follow::Tunnel | Follow::Done => {}
         }
     }
 }

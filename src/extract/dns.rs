@@ -18,6 +18,8 @@ const MAX_ANSWERS: usize = 512;
 /// One answer of a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// `answer`, `authority` or `additional`.
+    pub section: &'static str,
     pub rr_name: String,
     pub rr_type: String,
     pub ttl: u32,
@@ -34,9 +36,12 @@ pub struct Response {
     pub answers: Vec<Answer>,
 }
 
-/// The message could not be parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
+/// The message could not be parsed. When its header and first question still could, they are
+/// kept (as a response without answers) so the query is not lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub header: Option<Response>,
+}
 
 /// True when the bytes start like a DNS response (header present, QR bit set).
 pub fn is_response(msg: &[u8]) -> bool {
@@ -46,23 +51,35 @@ pub fn is_response(msg: &[u8]) -> bool {
 /// Parses a DNS response; `Ok(None)` for a query.
 pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
     if msg.len() < 12 || msg.len() > MAX_DNS_MESSAGE {
-        return Err(Malformed);
+        return Err(Malformed { header: None });
     }
     if !is_response(msg) {
         return Ok(None);
     }
-    let m = Message::from_vec(msg).map_err(|_| Malformed)?;
+    let m = match Message::from_vec(msg) {
+        Ok(m) => m,
+        Err(_) => return Err(Malformed { header: header_only(msg) }),
+    };
     let rcode = rcode_name(msg[3] & 0x0f);
     let (query, qtype) = match m.queries.first() {
         Some(q) => (Some(name_text(&q.name)), Some(type_name(q.query_type))),
         None => (None, None),
     };
     let mut answers = Vec::new();
-    for rr in m.answers.iter().take(MAX_ANSWERS) {
+    // Every answer-section record; from the other sections only addresses (glue), which are
+    // what resolvers and tshark's dns.a/dns.aaaa also report.
+    let glue = |rr: &&hickory_proto::rr::Record| matches!(rr.data, RData::A(_) | RData::AAAA(_));
+    let records = m
+        .answers
+        .iter()
+        .map(|r| ("answer", r))
+        .chain(m.authorities.iter().filter(glue).map(|r| ("authority", r)))
+        .chain(m.additionals.iter().filter(glue).map(|r| ("additional", r)));
+    for (section, rr) in records.take(MAX_ANSWERS) {
         let rr_name = name_text(&rr.name);
         let rr_type = type_name(rr.record_type());
         let mut push = |value: String| {
-            answers.push(Answer { rr_name: rr_name.clone(), rr_type: rr_type.clone(), ttl: rr.ttl, value })
+            answers.push(Answer { section, rr_name: rr_name.clone(), rr_type: rr_type.clone(), ttl: rr.ttl, value })
         };
         match &rr.data {
             RData::A(a) => push(a.0.to_string()),
@@ -104,6 +121,61 @@ fn svcb_answers(s: &hickory_proto::rr::rdata::SVCB, owner: &str, push: &mut impl
     }
 }
 
+/// Most compression pointers followed in one name.
+const MAX_POINTERS: usize = 64;
+
+/// Reads a (possibly compressed) name at `at`; returns its labels' text and the offset after it.
+fn read_name(msg: &[u8], mut at: usize) -> Option<(String, usize)> {
+    let mut labels: Vec<&[u8]> = Vec::new();
+    let mut end = None;
+    let mut hops = 0;
+    let mut total = 0usize;
+    loop {
+        let len = *msg.get(at)? as usize;
+        match len & 0xc0 {
+            0x00 if len == 0 => {
+                end.get_or_insert(at + 1);
+                break;
+            }
+            0x00 => {
+                let label = msg.get(at + 1..at + 1 + len)?;
+                total += len + 1;
+                if total > 255 {
+                    return None;
+                }
+                labels.push(label);
+                at += 1 + len;
+            }
+            0xc0 => {
+                hops += 1;
+                if hops > MAX_POINTERS {
+                    return None;
+                }
+                let ptr = ((len & 0x3f) << 8) | *msg.get(at + 1)? as usize;
+                end.get_or_insert(at + 2);
+                at = ptr;
+            }
+            _ => return None,
+        }
+    }
+    Some((normalize_labels(labels.into_iter()), end?))
+}
+
+/// Header and first question of a message hickory could not parse.
+fn header_only(msg: &[u8]) -> Option<Response> {
+    let txid = u16::from_be_bytes([*msg.first()?, *msg.get(1)?]);
+    let rcode = rcode_name(*msg.get(3)? & 0x0f);
+    let qdcount = u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]);
+    let (query, qtype) = if qdcount > 0 {
+        let (name, after) = read_name(msg, 12)?;
+        let t = u16::from_be_bytes([*msg.get(after)?, *msg.get(after + 1)?]);
+        (Some(name), Some(type_name_of(t)))
+    } else {
+        (None, None)
+    };
+    Some(Response { txid, query, qtype, rcode, answers: Vec::new() })
+}
+
 /// Normalised text of a name.
 pub fn name_text(n: &Name) -> String {
     normalize_labels(n.iter())
@@ -111,7 +183,12 @@ pub fn name_text(n: &Name) -> String {
 
 /// Mnemonic of a record type (`TYPE<n>` for types without one).
 pub fn type_name(t: RecordType) -> String {
-    let code = u16::from(t);
+    type_name_of(u16::from(t))
+}
+
+/// Mnemonic of a record type number.
+pub fn type_name_of(code: u16) -> String {
+    let t = RecordType::from(code);
     match code {
         1 => "A".into(),
         2 => "NS".into(),
@@ -180,6 +257,7 @@ pub(crate) mod tests {
         assert_eq!(r.query.as_deref(), Some("www.example.com"));
         assert_eq!(r.qtype.as_deref(), Some("A"));
         assert_eq!(r.rcode, "NOERROR");
+        assert!(r.answers.iter().all(|a| a.section == "answer"));
         let got: Vec<_> = r.answers.iter().map(|a| (a.rr_name.as_str(), a.rr_type.as_str(), a.ttl, a.value.as_str())).collect();
         assert_eq!(got, vec![
             ("www.example.com", "CNAME", 60, "cdn.example.net"),
@@ -202,11 +280,11 @@ pub(crate) mod tests {
     fn compression_loop_is_an_error_not_a_hang() {
         let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
-        assert_eq!(parse_response(&m), Err(Malformed));
+        assert!(parse_response(&m).unwrap_err().header.is_none());
         // Two pointers pointing at each other.
         let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0xc0, 14, 0xc0, 12, 0, 1, 0, 1]);
-        assert_eq!(parse_response(&m), Err(Malformed));
+        assert!(parse_response(&m).unwrap_err().header.is_none());
     }
 
     #[test]
@@ -214,7 +292,9 @@ pub(crate) mod tests {
         let mut m = sample_response();
         let n = m.len();
         m[n - 17] = 0xff; // rdlength of the AAAA record
-        assert_eq!(parse_response(&m), Err(Malformed));
+        let header = parse_response(&m).unwrap_err().header.unwrap();
+        assert_eq!(header.query.as_deref(), Some("www.example.com"));
+        assert!(header.answers.is_empty());
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct DnsRow {
     pub query: Option<String>,
     pub qtype: Option<String>,
     pub rcode: String,
+    /// Section of the record: `answer`, `authority` or `additional` (null with no records).
+    pub section: Option<&'static str>,
     pub rr_name: Option<String>,
     pub rr_type: Option<String>,
     pub rr_ttl: Option<u32>,

@@ -12,7 +12,11 @@ use super::util::Rng;
 use super::wire::Mac;
 
 fn name(s: &str) -> Result<Name> {
-    let fqdn = if s.ends_with('.') { s.to_string() } else { format!("{s}.") };
+    let fqdn = if s.ends_with('.') {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    };
     Name::from_ascii(&fqdn).with_context(|| format!("invalid DNS name {s:?}"))
 }
 
@@ -21,7 +25,8 @@ pub fn dns_query(id: u16, qname: &str, qtype: RecordType) -> Result<Vec<u8>> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(name(qname)?, qtype));
-    m.to_vec().with_context(|| format!("encoding DNS query for {qname}"))
+    m.to_vec()
+        .with_context(|| format!("encoding DNS query for {qname}"))
 }
 
 /// What a DNS response says about one question.
@@ -49,7 +54,11 @@ pub fn dns_response(id: u16, a: &DnsAnswer<'_>) -> Result<Vec<u8>> {
         let mut owner = name(a.qname)?;
         for target in a.cnames {
             let t = name(target)?;
-            m.add_answer(Record::from_rdata(owner, a.cname_ttl, RData::CNAME(CNAME(t.clone()))));
+            m.add_answer(Record::from_rdata(
+                owner,
+                a.cname_ttl,
+                RData::CNAME(CNAME(t.clone())),
+            ));
             owner = t;
         }
         for ip in a.addrs {
@@ -61,16 +70,26 @@ pub fn dns_response(id: u16, a: &DnsAnswer<'_>) -> Result<Vec<u8>> {
             m.add_answer(Record::from_rdata(owner.clone(), a.addr_ttl, rdata));
         }
     }
-    m.to_vec().with_context(|| format!("encoding DNS response for {}", a.qname))
+    m.to_vec()
+        .with_context(|| format!("encoding DNS response for {}", a.qname))
 }
 
 /// Unsolicited mDNS announcement (service PTR + host A record), as IoT devices multicast on
 /// the LAN. It looks like a DNS answer on purpose: extractors must ignore port 5353.
-pub fn mdns_announcement(service: &str, instance: &str, host: &str, ip: Ipv4Addr) -> Result<Vec<u8>> {
+pub fn mdns_announcement(
+    service: &str,
+    instance: &str,
+    host: &str,
+    ip: Ipv4Addr,
+) -> Result<Vec<u8>> {
     let mut m = Message::new(0, MessageType::Response, OpCode::Query);
     m.metadata.authoritative = true;
     let inst = name(&format!("{instance}.{service}"))?;
-    m.add_answer(Record::from_rdata(name(service)?, 4500, RData::PTR(PTR(inst))));
+    m.add_answer(Record::from_rdata(
+        name(service)?,
+        4500,
+        RData::PTR(PTR(inst)),
+    ));
     m.add_answer(Record::from_rdata(name(host)?, 120, RData::A(A(ip))));
     m.to_vec().context("encoding mDNS announcement")
 }
@@ -130,9 +149,13 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], tls13: bool) -> Vec
     body.push(32);
     body.extend_from_slice(&rng.bytes(32));
     let suites: &[u16] = if tls13 {
-        &[0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014]
+        &[
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+        ]
     } else {
-        &[0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc013, 0xc014, 0x009c, 0x002f, 0x00ff]
+        &[
+            0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc013, 0xc014, 0x009c, 0x002f, 0x00ff,
+        ]
     };
     let s: Vec<u8> = suites.iter().flat_map(|c| c.to_be_bytes()).collect();
     u16_len(&mut body, &s);
@@ -146,16 +169,22 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], tls13: bool) -> Vec
     extension(&mut ext, 0x0000, &sn_list);
     extension(&mut ext, 0x0017, &[]); // extended_master_secret
     extension(&mut ext, 0xff01, &[0]); // renegotiation_info
-    let groups: &[u16] = if tls13 { &[GROUP_X25519MLKEM768, GROUP_X25519, 0x0017, 0x0018] } else { &[0x001d, 0x0017, 0x0018] };
+    let groups: &[u16] = if tls13 {
+        &[GROUP_X25519MLKEM768, GROUP_X25519, 0x0017, 0x0018]
+    } else {
+        &[0x001d, 0x0017, 0x0018]
+    };
     let g: Vec<u8> = groups.iter().flat_map(|c| c.to_be_bytes()).collect();
     let mut gl = Vec::new();
     u16_len(&mut gl, &g);
     extension(&mut ext, 0x000a, &gl);
     extension(&mut ext, 0x000b, &[1, 0]); // ec_point_formats: uncompressed
-    let sigs: Vec<u8> = [0x0403u16, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]
-        .iter()
-        .flat_map(|c| c.to_be_bytes())
-        .collect();
+    let sigs: Vec<u8> = [
+        0x0403u16, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ]
+    .iter()
+    .flat_map(|c| c.to_be_bytes())
+    .collect();
     let mut sl = Vec::new();
     u16_len(&mut sl, &sigs);
     extension(&mut ext, 0x000d, &sl);
@@ -185,20 +214,87 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], tls13: bool) -> Vec
     tls_record(0x16, 0x0301, &handshake(1, &body))
 }
 
-/// Server's first flight. TLS 1.3: ServerHello + CCS + encrypted handshake (as application
-/// data). TLS 1.2: ServerHello, Certificate, ServerKeyExchange, ServerHelloDone in clear.
-pub fn server_flight(rng: &mut Rng, tls13: bool) -> Vec<u8> {
+/// Session id of a ClientHello built by [`client_hello`] (TLS 1.3 servers echo it).
+pub fn hello_session_id(hello: &[u8]) -> &[u8] {
+    &hello[44..76]
+}
+
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    match body.len() {
+        n if n < 0x80 => v.push(n as u8),
+        n if n < 0x100 => v.extend_from_slice(&[0x81, n as u8]),
+        n => v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+fn der_seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    der(0x30, &parts.concat())
+}
+
+/// X.501 Name with a single CN.
+fn der_name(cn: &str) -> Vec<u8> {
+    let atv = der_seq(&[der(0x06, &[0x55, 0x04, 0x03]), der(0x0c, cn.as_bytes())]);
+    der_seq(&[der(0x31, &atv)])
+}
+
+/// A structurally valid DER X.509 v3 certificate (EC P-256 key, RSA signature) whose key and
+/// signature bytes are random: it parses, it does not verify.
+fn certificate(rng: &mut Rng, subject: &str, issuer: &str) -> Vec<u8> {
+    let sig_alg = der_seq(&[
+        der(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 0x0b]),
+        vec![0x05, 0],
+    ]);
+    let mut serial = rng.bytes(16);
+    serial[0] &= 0x7f;
+    let mut key = vec![0, 4];
+    key.extend_from_slice(&rng.bytes(64));
+    let spki = der_seq(&[
+        der_seq(&[
+            der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 2, 1]),
+            der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 3, 1, 7]),
+        ]),
+        der(0x03, &key),
+    ]);
+    let tbs = der_seq(&[
+        der(0xa0, &der(0x02, &[2])),
+        der(0x02, &serial),
+        sig_alg.clone(),
+        der_name(issuer),
+        der_seq(&[der(0x17, b"240901000000Z"), der(0x17, b"251201235959Z")]),
+        der_name(subject),
+        spki,
+    ]);
+    let mut sig = vec![0];
+    sig.extend_from_slice(&rng.bytes(256));
+    der_seq(&[tbs, sig_alg, der(0x03, &sig)])
+}
+
+/// Server's first flight. TLS 1.3: ServerHello (echoing the client's session id) + CCS +
+/// encrypted handshake (as application data). TLS 1.2: ServerHello, Certificate (leaf for
+/// `sni` + intermediate), ServerKeyExchange, ServerHelloDone in clear.
+pub fn server_flight(rng: &mut Rng, tls13: bool, client_session_id: &[u8], sni: &str) -> Vec<u8> {
     let mut sh = vec![0x03, 0x03];
     sh.extend_from_slice(&rng.bytes(32));
     sh.push(32);
-    sh.extend_from_slice(&rng.bytes(32));
+    if tls13 {
+        sh.extend_from_slice(client_session_id);
+    } else {
+        sh.extend_from_slice(&rng.bytes(32));
+    }
     sh.extend_from_slice(&if tls13 { 0x1301u16 } else { 0xc02fu16 }.to_be_bytes());
     sh.push(0);
     let mut ext = Vec::new();
     if tls13 {
         extension(&mut ext, 0x002b, &[0x03, 0x04]);
         // Servers pick the hybrid group about half the time, plain X25519 otherwise.
-        let (group, share_len) = if rng.chance(0.5) { (GROUP_X25519MLKEM768, 1120) } else { (GROUP_X25519, 32) };
+        let (group, share_len) = if rng.chance(0.5) {
+            (GROUP_X25519MLKEM768, 1120)
+        } else {
+            (GROUP_X25519, 32)
+        };
         let mut ks = group.to_be_bytes().to_vec();
         u16_len(&mut ks, &rng.bytes(share_len));
         extension(&mut ext, 0x0033, &ks);
@@ -213,19 +309,19 @@ pub fn server_flight(rng: &mut Rng, tls13: bool) -> Vec<u8> {
         let n = rng.range(1800, 3000) as usize;
         out.extend_from_slice(&tls_record(0x17, 0x0303, &rng.bytes(n)));
     } else {
-        let cert_len = rng.range(1100, 2400) as usize;
-        let cert = rng.bytes(cert_len);
-        let mut one = Vec::new();
-        u24_len(&mut one, &cert);
         let mut list = Vec::new();
-        u24_len(&mut list, &one);
+        let ca = "Synthetic RSA 2048 M02";
+        u24_len(&mut list, &certificate(rng, sni, ca));
+        u24_len(&mut list, &certificate(rng, ca, "Synthetic Root CA 1"));
+        let mut certs = Vec::new();
+        u24_len(&mut certs, &list);
         let mut ske = vec![3];
         ske.extend_from_slice(&GROUP_X25519.to_be_bytes());
         ske.push(32);
         ske.extend_from_slice(&rng.bytes(32));
         ske.extend_from_slice(&0x0804u16.to_be_bytes());
         u16_len(&mut ske, &rng.bytes(256));
-        let mut hs = handshake(11, &list);
+        let mut hs = handshake(11, &certs);
         hs.extend_from_slice(&handshake(12, &ske));
         hs.extend_from_slice(&handshake(14, &[]));
         out.extend_from_slice(&tls_record(0x16, 0x0303, &hs));
@@ -318,7 +414,14 @@ pub fn ntp_reply(request: &[u8], rx_us: u64, tx_us: u64, ref_id: Ipv4Addr) -> Ve
 }
 
 /// One BOOTP/DHCP message (RFC 2131). `msg_type`: 1 discover, 2 offer, 3 request, 5 ack.
-pub fn dhcp(msg_type: u8, xid: u32, mac: Mac, yiaddr: Ipv4Addr, server: Ipv4Addr, hostname: &str) -> Vec<u8> {
+pub fn dhcp(
+    msg_type: u8,
+    xid: u32,
+    mac: Mac,
+    yiaddr: Ipv4Addr,
+    server: Ipv4Addr,
+    hostname: &str,
+) -> Vec<u8> {
     let reply = matches!(msg_type, 2 | 5);
     let mut p = vec![if reply { 2 } else { 1 }, 1, 6, 0];
     p.extend_from_slice(&xid.to_be_bytes());

@@ -18,10 +18,10 @@
 //!   hellos, one without ALPN), a firmware check over plain HTTP, NTP to `pool.ntp.org`.
 //! * `tuya_bulb` (192.168.1.45): `a1.tuyaus.com`, `m1.tuyaus.com` on 8883 (ALPN `mqtt`), NTP;
 //!   its DNS query names use random letter case (0x20 encoding).
-//! * `echo_dot` (192.168.1.57, IPv6 too): `avs-alexa-na.amazon.com`, `device-metrics-us.amazon.com`,
-//!   `api.amazon.com`, `s3.amazonaws.com`, Amazon NTP.
+//! * `echo_dot` (192.168.1.57, IPv6 too): `avs-alexa-na.amazon.com`,
+//!   `device-metrics-us.amazon.com`, `api.amazon.com`, `s3.amazonaws.com`, Amazon NTP.
 //! * `ring_doorbell` (192.168.1.68): `fw.ring.com`, `es.ring.com`, and video uploads to
-//!   `rss-upload.ring.com`: 30 full-size (1500-byte IP) segments client→server, ACKed back.
+//!   `rss-upload.ring.com`: 24 full-size (1500-byte IP) segments client→server, ACKed back.
 //!
 //! Third parties: `app-measurement.com`, `www.google-analytics.com`, `pubads.g.doubleclick.net`;
 //! connectivity check `connectivitycheck.gstatic.com/generate_204` over HTTP.
@@ -43,13 +43,15 @@
 //!   1216-byte X25519MLKEM768 key share (~1.7 KB, two segments at MSS 1460), TLS 1.2 hellos are
 //!   compact. Then the server flight, application-data records both ways, FIN.
 //! * HTTP GET with `Host:` on port 80; NTPv4 48-byte request/reply on UDP 123.
+//!
 //! TCP sequence and acknowledgement numbers are consistent; timestamps strictly increase.
 //!
 //! # Calendar and scale
 //! Three months across two years (2024-11, 2024-12, 2025-01), 2–3 captures per device per
-//! month: 37 files at the default seed, plus one rotation part (below), about 2.4 MB at
-//! `scale = 1.0`. `scale` multiplies the sessions per file (the file count stays fixed), so
-//! `scale = 1000` gives a few GB in the same ~38 files.
+//! month, i.e. 30–45 files depending on the seed, plus one rotation part (below). With seed 1
+//! (the CLI default) and `scale = 1.0`: 39 files, ~7,400 packets, ~2.4 MB. `scale` multiplies
+//! the sessions per file while the file count stays fixed, so `scale = 1000` gives a few GB
+//! (~2.4 GB) in the same files.
 //!
 //! # Reader-coverage variants (one file each, at every scale)
 //! * `echo_dot`, first capture of 2024-12: pcapng (SHB + IDB without options, i.e. µs
@@ -60,12 +62,13 @@
 //! * `sonos_speaker`, last capture of 2024-12: rotated as tcpdump `-C` does, `<name>.pcap` then
 //!   `<name>.pcap1`; the second part's name keeps the first part's time (its own first packet
 //!   is later), like tcpdump.
+//!
 //! All other files are little-endian classic pcap with microsecond timestamps.
 //!
 //! # Determinism
 //! Same seed and scale ⇒ byte-identical output: a splitmix64 PRNG seeded per file, no wall
-//! clock, no hash-map iteration, fixed gzip header. Files are generated in parallel (rayon), but
-//! each from its own seed, so scheduling does not affect the bytes.
+//! clock, no hash-map iteration, fixed gzip header. Files are generated one after another, each
+//! from its own seed (the pipeline module is the only one that runs threads).
 
 mod apps;
 mod pcap;
@@ -77,7 +80,6 @@ mod wire;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 
 use pcap::{Format, PcapWriter};
 use profiles::{Device, DEVICES};
@@ -125,14 +127,30 @@ struct FilePlan {
 
 /// Writes the synthetic testbed under `opts.out`.
 pub fn generate(opts: &SynthOptions) -> Result<SynthSummary> {
-    anyhow::ensure!(opts.scale.is_finite() && opts.scale > 0.0, "scale must be a positive number, got {}", opts.scale);
+    anyhow::ensure!(
+        opts.scale.is_finite() && opts.scale > 0.0,
+        "scale must be a positive number, got {}",
+        opts.scale
+    );
     let plans = plan(opts.seed, opts.scale);
     for dev in &DEVICES {
         let dir = device_dir(&opts.out, dev);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let results: Vec<Result<SynthSummary>> =
-        plans.par_iter().enumerate().map(|(i, p)| write_capture(&opts.out, i, p)).collect();
+    let results: Vec<Result<SynthSummary>> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let r = write_capture(&opts.out, i, p);
+            if r.is_err() {
+                // Best effort: do not leave half-written temporary files behind.
+                for part in 0..2 {
+                    let _ = std::fs::remove_file(temp_path(&opts.out, p.device, i, part));
+                }
+            }
+            r
+        })
+        .collect();
     let mut total = SynthSummary::default();
     for r in results {
         let s = r?;
@@ -160,10 +178,10 @@ fn plan(seed: u64, scale: f64) -> Vec<FilePlan> {
                 let secs = days_from_civil(y, m, day) * 86_400 + rng.range(0, 86_399) as i64;
                 let start_us = secs as u64 * 1_000_000 + rng.range(0, 999_999);
                 let format = match (dev.name, mi, j) {
-                    ("echo_dot", 1, 0) => Format::PcapNg,
-                    ("tplink_plug", 2, 0) => Format::PcapGz,
-                    ("tuya_bulb", 0, 0) => Format::PcapNano,
-                    _ => Format::PcapMicro,
+                    ("echo_dot", 1, 0) => Format::Ng,
+                    ("tplink_plug", 2, 0) => Format::Gzip,
+                    ("tuya_bulb", 0, 0) => Format::Nano,
+                    _ => Format::Micro,
                 };
                 let sessions = (f64::from(dev.sessions) * scale).round().max(1.0) as u64;
                 plans.push(FilePlan {
@@ -182,18 +200,32 @@ fn plan(seed: u64, scale: f64) -> Vec<FilePlan> {
     plans
 }
 
+/// Hidden name a capture part is written under before its final rename.
+fn temp_path(out: &Path, dev: &Device, index: usize, part: u32) -> PathBuf {
+    device_dir(out, dev).join(format!(".synth-{index}-{part}.partial"))
+}
+
 /// Final file name: `YYYY-MM-DD_HH.MM.SS_<ip>.<ext>` from the first packet's time.
 fn file_name(first_ts_us: u64, dev: &Device, format: Format) -> String {
-    format!("{}_{}.{}", file_stamp(first_ts_us), dev.ip, format.extension())
+    format!(
+        "{}_{}.{}",
+        file_stamp(first_ts_us),
+        dev.ip,
+        format.extension()
+    )
 }
 
 /// Generates one capture (two files when rotated).
 fn write_capture(out: &Path, index: usize, p: &FilePlan) -> Result<SynthSummary> {
     let dev = p.device;
     let dir = device_dir(out, dev);
-    let tmp = |part: u32| dir.join(format!(".synth-{index}-{part}.partial"));
+    let tmp = |part: u32| temp_path(out, dev, index, part);
     let mut summary = SynthSummary::default();
-    let mut cap = Capture::new(PcapWriter::create(&tmp(0), p.format)?, p.start_us, Rng::new(p.seed));
+    let mut cap = Capture::new(
+        PcapWriter::create(&tmp(0), p.format)?,
+        p.start_us,
+        Rng::new(p.seed),
+    );
 
     if cap.rng.chance(0.5) {
         session::dhcp_exchange(&mut cap, dev)?;
@@ -221,7 +253,11 @@ fn write_capture(out: &Path, index: usize, p: &FilePlan) -> Result<SynthSummary>
         if p.rotate && i == order.len() / 2 && first_name.is_none() {
             let next = PcapWriter::create(&tmp(1), p.format)?;
             let done = std::mem::replace(&mut cap.writer, next);
-            let name = file_name(done.first_ts.expect("the preamble wrote packets"), dev, p.format);
+            let name = file_name(
+                done.first_ts.expect("the preamble wrote packets"),
+                dev,
+                p.format,
+            );
             summary.packets += done.packets;
             summary.bytes += done.finish(&dir.join(&name))?;
             summary.files += 1;
@@ -243,7 +279,11 @@ fn write_capture(out: &Path, index: usize, p: &FilePlan) -> Result<SynthSummary>
     let writer = cap.writer;
     let name = match first_name {
         Some(first) => format!("{first}1"),
-        None => file_name(writer.first_ts.expect("the preamble wrote packets"), dev, p.format),
+        None => file_name(
+            writer.first_ts.expect("the preamble wrote packets"),
+            dev,
+            p.format,
+        ),
     };
     summary.packets += writer.packets;
     summary.bytes += writer.finish(&dir.join(name))?;

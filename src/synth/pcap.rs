@@ -19,22 +19,22 @@ const SNAPLEN: u32 = 262_144;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Classic pcap, magic 0xa1b2c3d4, microsecond timestamps.
-    PcapMicro,
+    Micro,
     /// Classic pcap, magic 0xa1b23c4d, nanosecond timestamps.
-    PcapNano,
+    Nano,
     /// Classic microsecond pcap inside a gzip stream (`.pcap.gz`).
-    PcapGz,
+    Gzip,
     /// pcapng: SHB + one IDB (default µs resolution) + EPBs.
-    PcapNg,
+    Ng,
 }
 
 impl Format {
     /// File-name extension (without the leading dot).
     pub fn extension(self) -> &'static str {
         match self {
-            Format::PcapMicro | Format::PcapNano => "pcap",
-            Format::PcapGz => "pcap.gz",
-            Format::PcapNg => "pcapng",
+            Format::Micro | Format::Nano => "pcap",
+            Format::Gzip => "pcap.gz",
+            Format::Ng => "pcapng",
         }
     }
 }
@@ -70,22 +70,38 @@ impl PcapWriter {
         let buf = BufWriter::with_capacity(1 << 16, file);
         let sink = match format {
             // Fixed header fields (mtime 0, OS 3 = Unix) keep the output byte-identical.
-            Format::PcapGz => {
-                Sink::Gz(GzBuilder::new().mtime(0).operating_system(3).write(buf, Compression::default()))
-            }
+            Format::Gzip => Sink::Gz(
+                GzBuilder::new()
+                    .mtime(0)
+                    .operating_system(3)
+                    .write(buf, Compression::default()),
+            ),
             _ => Sink::Plain(buf),
         };
-        let mut w = PcapWriter { sink, format, tmp: tmp.to_path_buf(), first_ts: None, packets: 0 };
+        let mut w = PcapWriter {
+            sink,
+            format,
+            tmp: tmp.to_path_buf(),
+            first_ts: None,
+            packets: 0,
+        };
         let header = w.file_header();
-        w.sink.out().write_all(&header).with_context(|| format!("writing {}", tmp.display()))?;
+        w.sink
+            .out()
+            .write_all(&header)
+            .with_context(|| format!("writing {}", tmp.display()))?;
         Ok(w)
     }
 
     fn file_header(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(64);
         match self.format {
-            Format::PcapMicro | Format::PcapGz | Format::PcapNano => {
-                let magic: u32 = if self.format == Format::PcapNano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+            Format::Micro | Format::Gzip | Format::Nano => {
+                let magic: u32 = if self.format == Format::Nano {
+                    0xa1b2_3c4d
+                } else {
+                    0xa1b2_c3d4
+                };
                 h.extend_from_slice(&magic.to_le_bytes());
                 h.extend_from_slice(&2u16.to_le_bytes());
                 h.extend_from_slice(&4u16.to_le_bytes());
@@ -94,7 +110,7 @@ impl PcapWriter {
                 h.extend_from_slice(&SNAPLEN.to_le_bytes());
                 h.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
             }
-            Format::PcapNg => {
+            Format::Ng => {
                 // Section Header Block, no options, unknown section length.
                 h.extend_from_slice(&0x0A0D_0D0Au32.to_le_bytes());
                 h.extend_from_slice(&28u32.to_le_bytes());
@@ -124,8 +140,8 @@ impl PcapWriter {
         let micros = (ts_us % 1_000_000) as u32;
         let mut rec = Vec::with_capacity(frame.len() + 32);
         match self.format {
-            Format::PcapMicro | Format::PcapGz | Format::PcapNano => {
-                let frac = if self.format == Format::PcapNano {
+            Format::Micro | Format::Gzip | Format::Nano => {
+                let frac = if self.format == Format::Nano {
                     // Sub-microsecond digits derived from the timestamp: deterministic, and a
                     // reader truncating to µs gets back exactly `ts_us`.
                     micros * 1000 + (ts_us.wrapping_mul(2_654_435_761) % 1000) as u32
@@ -138,7 +154,7 @@ impl PcapWriter {
                 rec.extend_from_slice(&len.to_le_bytes());
                 rec.extend_from_slice(frame);
             }
-            Format::PcapNg => {
+            Format::Ng => {
                 let padded = (frame.len() + 3) & !3;
                 let total = 32 + padded as u32;
                 rec.extend_from_slice(&6u32.to_le_bytes());
@@ -153,7 +169,10 @@ impl PcapWriter {
                 rec.extend_from_slice(&total.to_le_bytes());
             }
         }
-        self.sink.out().write_all(&rec).with_context(|| format!("writing {}", self.tmp.display()))
+        self.sink
+            .out()
+            .write_all(&rec)
+            .with_context(|| format!("writing {}", self.tmp.display()))
     }
 
     /// Flushes, closes and renames the file to `dest`; returns its size in bytes.
@@ -163,11 +182,16 @@ impl PcapWriter {
             Sink::Plain(w) => w,
             Sink::Gz(gz) => gz.finish().with_context(ctx)?,
         };
-        let file = buf.into_inner().map_err(|e| e.into_error()).with_context(ctx)?;
+        let file = buf
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(ctx)?;
         drop(file);
         std::fs::rename(&self.tmp, dest)
             .with_context(|| format!("renaming {} to {}", self.tmp.display(), dest.display()))?;
-        let size = std::fs::metadata(dest).with_context(|| format!("stat {}", dest.display()))?.len();
+        let size = std::fs::metadata(dest)
+            .with_context(|| format!("stat {}", dest.display()))?
+            .len();
         Ok(size)
     }
 }

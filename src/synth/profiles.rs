@@ -14,11 +14,22 @@ pub const ROUTER_MAC: Mac = [0x00, 0x1d, 0x7e, 0x4a, 0x10, 0x01];
 #[derive(Clone, Copy, Debug)]
 pub enum Service {
     /// TLS on `port`: handshake then `up`/`down` bytes of application data.
-    Tls { port: u16, alpn: &'static [&'static str], tls13: bool, up: u32, down: u32 },
+    Tls {
+        port: u16,
+        alpn: &'static [&'static str],
+        tls13: bool,
+        up: u32,
+        down: u32,
+    },
     /// TLS 1.3 on 443 followed by `segments` full-size segments of video, client to server.
     Upload { segments: u32 },
     /// Plain HTTP GET on port 80.
-    Http { path: &'static str, status: u16, reason: &'static str, body: u32 },
+    Http {
+        path: &'static str,
+        status: u16,
+        reason: &'static str,
+        body: u32,
+    },
     /// SNTP over UDP 123.
     Ntp,
 }
@@ -53,19 +64,35 @@ impl Dest {
         (0..n)
             .map(|i| {
                 let x = (h >> 16).wrapping_add(i as u64 * 0x9e37);
-                IpAddr::V4(Ipv4Addr::new(self.net4[0], self.net4[1], (x >> 8) as u8, (x as u8).max(2)))
+                IpAddr::V4(Ipv4Addr::new(
+                    self.net4[0],
+                    self.net4[1],
+                    (x >> 8) as u8,
+                    (x as u8).max(2),
+                ))
             })
             .collect()
     }
 
     /// IPv6 answers (two), or none when the destination is IPv4-only.
     pub fn addrs6(&self) -> Vec<IpAddr> {
-        let Some(p) = self.net6 else { return Vec::new() };
+        let Some(p) = self.net6 else {
+            return Vec::new();
+        };
         let h = fnv1a(self.canonical());
         (0..2u16)
             .map(|i| {
                 let x = (h >> 24) as u16;
-                IpAddr::V6(Ipv6Addr::new(p[0], p[1], p[2], x, 0, 0, 0x10 + i, (h as u16) | 1))
+                IpAddr::V6(Ipv6Addr::new(
+                    p[0],
+                    p[1],
+                    p[2],
+                    x,
+                    0,
+                    0,
+                    0x10 + i,
+                    (h as u16) | 1,
+                ))
             })
             .collect()
     }
@@ -105,58 +132,62 @@ pub struct Device {
 }
 
 const fn tls(port: u16, alpn: &'static [&'static str], tls13: bool, up: u32, down: u32) -> Service {
-    Service::Tls { port, alpn, tls13, up, down }
+    Service::Tls {
+        port,
+        alpn,
+        tls13,
+        up,
+        down,
+    }
+}
+
+/// Table-friendly constructor: name, CNAME chain, IPv4 /16, IPv6 /48, TTL, weight, service.
+#[allow(clippy::too_many_arguments)]
+const fn dest(
+    name: &'static str,
+    cnames: &'static [&'static str],
+    net4: [u8; 2],
+    net6: Option<[u16; 3]>,
+    ttl: u32,
+    weight: u32,
+    service: Service,
+) -> Dest {
+    Dest {
+        name,
+        cnames,
+        net4,
+        net6,
+        ttl,
+        service,
+        weight,
+    }
 }
 
 const GOOGLE6: Option<[u16; 3]> = Some([0x2607, 0xf8b0, 0x4004]);
 
-const CONNECTIVITY: Dest = Dest {
-    name: "connectivitycheck.gstatic.com",
-    cnames: &[],
-    net4: [142, 251],
-    net6: GOOGLE6,
-    ttl: 300,
-    service: Service::Http { path: "/generate_204", status: 204, reason: "No Content", body: 0 },
-    weight: 2,
-};
-const APP_MEASUREMENT: Dest = Dest {
-    name: "app-measurement.com",
-    cnames: &[],
-    net4: [142, 250],
-    net6: GOOGLE6,
-    ttl: 300,
-    service: tls(443, &["h2", "http/1.1"], true, 2200, 900),
-    weight: 1,
-};
-const GOOGLE_ANALYTICS: Dest = Dest {
-    name: "www.google-analytics.com",
-    cnames: &["www-google-analytics.l.google.com"],
-    net4: [172, 217],
-    net6: GOOGLE6,
-    ttl: 255,
-    service: tls(443, &["h2", "http/1.1"], true, 1800, 700),
-    weight: 1,
-};
-const DOUBLECLICK: Dest = Dest {
-    name: "pubads.g.doubleclick.net",
-    cnames: &["pubads-g-doubleclick.l.google.com"],
-    net4: [142, 250],
-    net6: GOOGLE6,
-    ttl: 120,
-    service: tls(443, &["h2", "http/1.1"], true, 1200, 5200),
-    weight: 1,
-};
-const POOL_NTP: Dest = Dest {
-    name: "pool.ntp.org",
-    cnames: &[],
-    net4: [162, 159],
-    net6: None,
-    ttl: 130,
-    service: Service::Ntp,
-    weight: 2,
-};
+#[rustfmt::skip]
+const CONNECTIVITY: Dest = dest("connectivitycheck.gstatic.com", &[],
+                                [142, 251], GOOGLE6, 300, 2,
+                                Service::Http { path: "/generate_204", status: 204, reason: "No Content", body: 0 });
+#[rustfmt::skip]
+const APP_MEASUREMENT: Dest = dest("app-measurement.com", &[],
+                                   [142, 250], GOOGLE6, 300, 1,
+                                   tls(443, &["h2", "http/1.1"], true, 2200, 900));
+#[rustfmt::skip]
+const GOOGLE_ANALYTICS: Dest = dest("www.google-analytics.com", &["www-google-analytics.l.google.com"],
+                                    [172, 217], GOOGLE6, 255, 1,
+                                    tls(443, &["h2", "http/1.1"], true, 1800, 700));
+#[rustfmt::skip]
+const DOUBLECLICK: Dest = dest("pubads.g.doubleclick.net", &["pubads-g-doubleclick.l.google.com"],
+                               [142, 250], GOOGLE6, 120, 1,
+                               tls(443, &["h2", "http/1.1"], true, 1200, 5200));
+#[rustfmt::skip]
+const POOL_NTP: Dest = dest("pool.ntp.org", &[],
+                            [162, 159], None, 130, 2,
+                            Service::Ntp);
 
 /// The five devices of the testbed (order is part of the deterministic output).
+#[rustfmt::skip]
 pub static DEVICES: [Device; 5] = [
     Device {
         name: "sonos_speaker",
@@ -167,47 +198,23 @@ pub static DEVICES: [Device; 5] = [
         hostname: "Sonos-000E58123456",
         mdns_service: "_sonos._tcp.local",
         user_agent: "Linux UPnP/1.0 Sonos/80.1-55014 (ZPS33)",
-        sessions: 9,
+        sessions: 8,
         dns_tcp: true,
         dns_0x20: false,
         nxdomain: &["wpad.lan", "api.sonos.com.lan"],
         dests: &[
-            Dest {
-                name: "api.sonos.com",
-                cnames: &["d2p4a9cz0nj1qk.cloudfront.net"],
-                net4: [13, 249],
-                net6: Some([0x2600, 0x9000, 0x2147]),
-                ttl: 60,
-                service: tls(443, &["h2", "http/1.1"], true, 1200, 3500),
-                weight: 5,
-            },
-            Dest {
-                name: "msmetrics.ws.sonos.com",
-                cnames: &["msmetrics-ws-prod-1187.us-east-1.elb.amazonaws.com"],
-                net4: [52, 70],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &["http/1.1"], true, 2500, 500),
-                weight: 4,
-            },
-            Dest {
-                name: "a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com",
-                cnames: &[],
-                net4: [34, 194],
-                net6: None,
-                ttl: 300,
-                service: tls(8883, &["mqtt"], true, 800, 400),
-                weight: 3,
-            },
-            Dest {
-                name: "update.sonos.com",
-                cnames: &["update.sonos.com.edgekey.net", "e8712.b.akamaiedge.net"],
-                net4: [23, 45],
-                net6: Some([0x2a02, 0x26f0, 0x00fd]),
-                ttl: 20,
-                service: tls(443, &["http/1.1"], true, 600, 8000),
-                weight: 1,
-            },
+            dest("api.sonos.com", &["d2p4a9cz0nj1qk.cloudfront.net"],
+                 [13, 249], Some([0x2600, 0x9000, 0x2147]), 60, 5,
+                 tls(443, &["h2", "http/1.1"], true, 1200, 3500)),
+            dest("msmetrics.ws.sonos.com", &["msmetrics-ws-prod-1187.us-east-1.elb.amazonaws.com"],
+                 [52, 70], None, 60, 4,
+                 tls(443, &["http/1.1"], true, 2500, 500)),
+            dest("a1b2c3d4e5f6g7-ats.iot.us-east-1.amazonaws.com", &[],
+                 [34, 194], None, 300, 3,
+                 tls(8883, &["mqtt"], true, 800, 400)),
+            dest("update.sonos.com", &["update.sonos.com.edgekey.net", "e8712.b.akamaiedge.net"],
+                 [23, 45], Some([0x2a02, 0x26f0, 0x00fd]), 20, 1,
+                 tls(443, &["http/1.1"], true, 600, 5000)),
             APP_MEASUREMENT,
             CONNECTIVITY,
         ],
@@ -226,42 +233,18 @@ pub static DEVICES: [Device; 5] = [
         dns_0x20: false,
         nxdomain: &["n-devs.tplinkcloud.com.lan"],
         dests: &[
-            Dest {
-                name: "n-devs.tplinkcloud.com",
-                cnames: &["n-devs-prod-1543851233.us-east-1.elb.amazonaws.com"],
-                net4: [52, 20],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &[], false, 900, 700),
-                weight: 5,
-            },
-            Dest {
-                name: "n-deventry.tplinkcloud.com",
-                cnames: &["n-deventry-prod-700214.us-east-1.elb.amazonaws.com"],
-                net4: [3, 224],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &["http/1.1"], false, 600, 500),
-                weight: 3,
-            },
-            Dest {
-                name: "use1-api.tplinkra.com",
-                cnames: &["use1-api-prod-88231.us-east-1.elb.amazonaws.com"],
-                net4: [54, 86],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &["http/1.1"], false, 1100, 800),
-                weight: 3,
-            },
-            Dest {
-                name: "download.tplinkcloud.com",
-                cnames: &["d3s2f1x5rte9y.cloudfront.net"],
-                net4: [13, 35],
-                net6: None,
-                ttl: 3600,
-                service: Service::Http { path: "/firmware/hs110/latest.json", status: 200, reason: "OK", body: 380 },
-                weight: 1,
-            },
+            dest("n-devs.tplinkcloud.com", &["n-devs-prod-1543851233.us-east-1.elb.amazonaws.com"],
+                 [52, 20], None, 60, 5,
+                 tls(443, &[], false, 900, 700)),
+            dest("n-deventry.tplinkcloud.com", &["n-deventry-prod-700214.us-east-1.elb.amazonaws.com"],
+                 [3, 224], None, 60, 3,
+                 tls(443, &["http/1.1"], false, 600, 500)),
+            dest("use1-api.tplinkra.com", &["use1-api-prod-88231.us-east-1.elb.amazonaws.com"],
+                 [54, 86], None, 60, 3,
+                 tls(443, &["http/1.1"], false, 1100, 800)),
+            dest("download.tplinkcloud.com", &["d3s2f1x5rte9y.cloudfront.net"],
+                 [13, 35], None, 3600, 1,
+                 Service::Http { path: "/firmware/hs110/latest.json", status: 200, reason: "OK", body: 380 }),
             POOL_NTP,
         ],
     },
@@ -279,33 +262,15 @@ pub static DEVICES: [Device; 5] = [
         dns_0x20: true,
         nxdomain: &["a3.tuyaus.com"],
         dests: &[
-            Dest {
-                name: "a1.tuyaus.com",
-                cnames: &["a1-us-openapi-1092.us-west-2.elb.amazonaws.com"],
-                net4: [35, 160],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &["http/1.1"], false, 700, 1500),
-                weight: 4,
-            },
-            Dest {
-                name: "m1.tuyaus.com",
-                cnames: &["m1-us-8883-nlb-9a2c.elb.us-west-2.amazonaws.com"],
-                net4: [44, 226],
-                net6: None,
-                ttl: 60,
-                service: tls(8883, &["mqtt"], false, 300, 200),
-                weight: 5,
-            },
-            Dest {
-                name: "time.google.com",
-                cnames: &[],
-                net4: [216, 239],
-                net6: None,
-                ttl: 21_600,
-                service: Service::Ntp,
-                weight: 2,
-            },
+            dest("a1.tuyaus.com", &["a1-us-openapi-1092.us-west-2.elb.amazonaws.com"],
+                 [35, 160], None, 60, 4,
+                 tls(443, &["http/1.1"], false, 700, 1500)),
+            dest("m1.tuyaus.com", &["m1-us-8883-nlb-9a2c.elb.us-west-2.amazonaws.com"],
+                 [44, 226], None, 60, 5,
+                 tls(8883, &["mqtt"], false, 300, 200)),
+            dest("time.google.com", &[],
+                 [216, 239], None, 21_600, 2,
+                 Service::Ntp),
         ],
     },
     Device {
@@ -322,51 +287,21 @@ pub static DEVICES: [Device; 5] = [
         dns_0x20: false,
         nxdomain: &["wpad.lan", "device-metrics-us.amazon.com.lan"],
         dests: &[
-            Dest {
-                name: "avs-alexa-na.amazon.com",
-                cnames: &["avs-alexa-4-na.amazon.com", "avs-alexa.na.amazon.com.akadns.net"],
-                net4: [54, 239],
-                net6: Some([0x2600, 0x1f18, 0x4a3]),
-                ttl: 60,
-                service: tls(443, &["h2"], true, 2000, 3000),
-                weight: 5,
-            },
-            Dest {
-                name: "device-metrics-us.amazon.com",
-                cnames: &["device-metrics-us.amazon.com.edgekey.net", "e15316.a.akamaiedge.net"],
-                net4: [23, 62],
-                net6: Some([0x2600, 0x1406, 0x3c00]),
-                ttl: 20,
-                service: tls(443, &["http/1.1"], true, 2500, 400),
-                weight: 4,
-            },
-            Dest {
-                name: "api.amazon.com",
-                cnames: &["d1wdeyhmurmhsl.cloudfront.net"],
-                net4: [54, 230],
-                net6: Some([0x2600, 0x9000, 0x21f3]),
-                ttl: 60,
-                service: tls(443, &["h2", "http/1.1"], true, 1500, 2500),
-                weight: 2,
-            },
-            Dest {
-                name: "s3.amazonaws.com",
-                cnames: &["s3-1-w.amazonaws.com"],
-                net4: [52, 216],
-                net6: None,
-                ttl: 5,
-                service: tls(443, &["http/1.1"], true, 700, 5000),
-                weight: 1,
-            },
-            Dest {
-                name: "ntp-g7g.amazon.com",
-                cnames: &[],
-                net4: [52, 94],
-                net6: None,
-                ttl: 300,
-                service: Service::Ntp,
-                weight: 1,
-            },
+            dest("avs-alexa-na.amazon.com", &["avs-alexa-4-na.amazon.com", "avs-alexa.na.amazon.com.akadns.net"],
+                 [54, 239], Some([0x2600, 0x1f18, 0x4a3]), 60, 5,
+                 tls(443, &["h2"], true, 2000, 3000)),
+            dest("device-metrics-us.amazon.com", &["device-metrics-us.amazon.com.edgekey.net", "e15316.a.akamaiedge.net"],
+                 [23, 62], Some([0x2600, 0x1406, 0x3c00]), 20, 4,
+                 tls(443, &["http/1.1"], true, 2500, 400)),
+            dest("api.amazon.com", &["d1wdeyhmurmhsl.cloudfront.net"],
+                 [54, 230], Some([0x2600, 0x9000, 0x21f3]), 60, 2,
+                 tls(443, &["h2", "http/1.1"], true, 1500, 2500)),
+            dest("s3.amazonaws.com", &["s3-1-w.amazonaws.com"],
+                 [52, 216], None, 5, 1,
+                 tls(443, &["http/1.1"], true, 700, 3000)),
+            dest("ntp-g7g.amazon.com", &[],
+                 [52, 94], None, 300, 1,
+                 Service::Ntp),
             DOUBLECLICK,
             CONNECTIVITY,
         ],
@@ -380,38 +315,20 @@ pub static DEVICES: [Device; 5] = [
         hostname: "RingDoorbell-c1",
         mdns_service: "_ring._tcp.local",
         user_agent: "Ring/3.4.1",
-        sessions: 7,
+        sessions: 6,
         dns_tcp: false,
         dns_0x20: false,
         nxdomain: &["fw.ring.com.lan"],
         dests: &[
-            Dest {
-                name: "fw.ring.com",
-                cnames: &["fw-ring-prod-1630.us-east-1.elb.amazonaws.com"],
-                net4: [52, 5],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &["http/1.1"], true, 1200, 900),
-                weight: 3,
-            },
-            Dest {
-                name: "es.ring.com",
-                cnames: &["es-ring-prod-2066.us-east-1.elb.amazonaws.com"],
-                net4: [3, 91],
-                net6: None,
-                ttl: 60,
-                service: tls(443, &["h2", "http/1.1"], true, 1800, 600),
-                weight: 3,
-            },
-            Dest {
-                name: "rss-upload.ring.com",
-                cnames: &["ring-video-upload-prod.s3.dualstack.us-east-1.amazonaws.com"],
-                net4: [52, 217],
-                net6: None,
-                ttl: 5,
-                service: Service::Upload { segments: 30 },
-                weight: 2,
-            },
+            dest("fw.ring.com", &["fw-ring-prod-1630.us-east-1.elb.amazonaws.com"],
+                 [52, 5], None, 60, 3,
+                 tls(443, &["http/1.1"], true, 1200, 900)),
+            dest("es.ring.com", &["es-ring-prod-2066.us-east-1.elb.amazonaws.com"],
+                 [3, 91], None, 60, 3,
+                 tls(443, &["h2", "http/1.1"], true, 1800, 600)),
+            dest("rss-upload.ring.com", &["ring-video-upload-prod.s3.dualstack.us-east-1.amazonaws.com"],
+                 [52, 217], None, 5, 2,
+                 Service::Upload { segments: 24 }),
             APP_MEASUREMENT,
             GOOGLE_ANALYTICS,
             POOL_NTP,

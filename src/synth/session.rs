@@ -13,6 +13,9 @@ use super::profiles::{Dest, Device, Service, ROUTER_IP, ROUTER_MAC};
 use super::util::{http_date, Rng};
 use super::wire::{self, Mac, TcpSeg, ACK, FIN, PSH, SYN};
 
+/// Linux's default ephemeral port range.
+const EPHEMERAL: (u64, u64) = (32_768, 60_999);
+
 /// One side of a conversation as seen on the LAN segment.
 #[derive(Clone, Copy, Debug)]
 pub struct Ep {
@@ -31,14 +34,24 @@ pub struct Capture {
     pub now: u64,
     pub rng: Rng,
     ip_id: u16,
+    /// Last ephemeral port handed out (allocated sequentially, so 5-tuples do not repeat
+    /// until the range wraps, hours of traffic later).
+    port: u16,
 }
 
 impl Capture {
     pub fn new(writer: PcapWriter, start_us: u64, rng: Rng) -> Self {
         let mut rng = rng;
         let ip_id = rng.next_u64() as u16;
+        let port = rng.range(EPHEMERAL.0, EPHEMERAL.1) as u16;
         // `now` is one tick before the start so that the first packet lands exactly on it.
-        Capture { writer, now: start_us - 1, rng, ip_id }
+        Capture {
+            writer,
+            now: start_us - 1,
+            rng,
+            ip_id,
+            port,
+        }
     }
 
     /// Advances the clock by a random delay in `lo..=hi` µs.
@@ -54,7 +67,11 @@ impl Capture {
     fn ip_frame(&mut self, from: &Ep, to: &Ep, proto: u8, l4: &[u8]) -> Result<()> {
         self.ip_id = self.ip_id.wrapping_add(1);
         let ip = wire::ip_packet(from.ip, to.ip, proto, from.ttl, self.ip_id, l4);
-        let ethertype = if from.ip.is_ipv4() { wire::ETHERTYPE_IPV4 } else { wire::ETHERTYPE_IPV6 };
+        let ethertype = if from.ip.is_ipv4() {
+            wire::ETHERTYPE_IPV4
+        } else {
+            wire::ETHERTYPE_IPV6
+        };
         self.emit(&wire::ethernet(to.mac, from.mac, ethertype, &ip))
     }
 
@@ -69,7 +86,10 @@ impl Capture {
     }
 
     fn ephemeral_port(&mut self) -> u16 {
-        self.rng.range(32_768, 60_999) as u16
+        let next = u64::from(self.port) + self.rng.range(1, 7);
+        let span = EPHEMERAL.1 - EPHEMERAL.0 + 1;
+        self.port = (EPHEMERAL.0 + (next - EPHEMERAL.0) % span) as u16;
+        self.port
     }
 }
 
@@ -93,10 +113,43 @@ impl TcpConn {
         let opts = wire::syn_options(mss);
         cap.tcp(&c, &s, &seg(&c, &s, c_isn, 0, SYN, 64_240, &opts, &[]))?;
         cap.wait(rtt, rtt + rtt / 8);
-        cap.tcp(&s, &c, &seg(&s, &c, s_isn, c_isn.wrapping_add(1), SYN | ACK, 65_160, &opts, &[]))?;
+        cap.tcp(
+            &s,
+            &c,
+            &seg(
+                &s,
+                &c,
+                s_isn,
+                c_isn.wrapping_add(1),
+                SYN | ACK,
+                65_160,
+                &opts,
+                &[],
+            ),
+        )?;
         cap.wait(50, 400);
-        cap.tcp(&c, &s, &seg(&c, &s, c_isn.wrapping_add(1), s_isn.wrapping_add(1), ACK, 502, &[], &[]))?;
-        Ok(TcpConn { c, s, c_seq: c_isn.wrapping_add(1), s_seq: s_isn.wrapping_add(1), mss: usize::from(mss), rtt })
+        cap.tcp(
+            &c,
+            &s,
+            &seg(
+                &c,
+                &s,
+                c_isn.wrapping_add(1),
+                s_isn.wrapping_add(1),
+                ACK,
+                502,
+                &[],
+                &[],
+            ),
+        )?;
+        Ok(TcpConn {
+            c,
+            s,
+            c_seq: c_isn.wrapping_add(1),
+            s_seq: s_isn.wrapping_add(1),
+            mss: usize::from(mss),
+            rtt,
+        })
     }
 
     /// Sends `data` split at the MSS; the receiver acknowledges every second segment.
@@ -106,19 +159,37 @@ impl TcpConn {
     }
 
     /// Sends exactly the given segments (caller controls the split), `gap` µs apart.
-    pub fn send_segments(&mut self, cap: &mut Capture, from_client: bool, segs: &[&[u8]], gap: (u64, u64)) -> Result<()> {
-        let (src, dst) = if from_client { (self.c, self.s) } else { (self.s, self.c) };
+    pub fn send_segments(
+        &mut self,
+        cap: &mut Capture,
+        from_client: bool,
+        segs: &[&[u8]],
+        gap: (u64, u64),
+    ) -> Result<()> {
+        let (src, dst) = if from_client {
+            (self.c, self.s)
+        } else {
+            (self.s, self.c)
+        };
         let win = if from_client { 502 } else { 1040 };
         for (i, payload) in segs.iter().enumerate() {
             let last = i + 1 == segs.len();
             let (seq, ack) = self.seqs(from_client);
             let flags = if last { ACK | PSH } else { ACK };
-            cap.tcp(&src, &dst, &seg(&src, &dst, seq, ack, flags, win, &[], payload))?;
+            cap.tcp(
+                &src,
+                &dst,
+                &seg(&src, &dst, seq, ack, flags, win, &[], payload),
+            )?;
             self.advance(from_client, payload.len() as u32);
             if i % 2 == 1 || last {
                 cap.wait(30, 300);
                 let (rseq, rack) = self.seqs(!from_client);
-                cap.tcp(&dst, &src, &seg(&dst, &src, rseq, rack, ACK, 1040, &[], &[]))?;
+                cap.tcp(
+                    &dst,
+                    &src,
+                    &seg(&dst, &src, rseq, rack, ACK, 1040, &[], &[]),
+                )?;
             }
             if !last {
                 cap.wait(gap.0, gap.1);
@@ -148,45 +219,96 @@ impl TcpConn {
     }
 
     fn seqs(&self, from_client: bool) -> (u32, u32) {
-        if from_client { (self.c_seq, self.s_seq) } else { (self.s_seq, self.c_seq) }
+        if from_client {
+            (self.c_seq, self.s_seq)
+        } else {
+            (self.s_seq, self.c_seq)
+        }
     }
 
     fn advance(&mut self, from_client: bool, n: u32) {
-        let s = if from_client { &mut self.c_seq } else { &mut self.s_seq };
+        let s = if from_client {
+            &mut self.c_seq
+        } else {
+            &mut self.s_seq
+        };
         *s = s.wrapping_add(n);
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn seg<'a>(from: &Ep, to: &Ep, seq: u32, ack: u32, flags: u8, window: u16, options: &'a [u8], payload: &'a [u8]) -> TcpSeg<'a> {
-    TcpSeg { sport: from.port, dport: to.port, seq, ack, flags, window, options, payload }
+fn seg<'a>(
+    from: &Ep,
+    to: &Ep,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: &'a [u8],
+    payload: &'a [u8],
+) -> TcpSeg<'a> {
+    TcpSeg {
+        sport: from.port,
+        dport: to.port,
+        seq,
+        ack,
+        flags,
+        window,
+        options,
+        payload,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
 fn device_ep(dev: &Device, port: u16) -> Ep {
-    Ep { mac: dev.mac, ip: IpAddr::V4(dev.ip), port, ttl: 64 }
+    Ep {
+        mac: dev.mac,
+        ip: IpAddr::V4(dev.ip),
+        port,
+        ttl: 64,
+    }
 }
 
 fn router_ep(port: u16) -> Ep {
-    Ep { mac: ROUTER_MAC, ip: IpAddr::V4(ROUTER_IP), port, ttl: 64 }
+    Ep {
+        mac: ROUTER_MAC,
+        ip: IpAddr::V4(ROUTER_IP),
+        port,
+        ttl: 64,
+    }
 }
 
 /// Random letter case, as resolvers using "0x20" encoding send.
 fn mix_case(rng: &mut Rng, name: &str) -> String {
-    name.chars().map(|c| if rng.chance(0.5) { c.to_ascii_uppercase() } else { c }).collect()
+    name.chars()
+        .map(|c| {
+            if rng.chance(0.5) {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Resolves `dest` (A, plus AAAA on IPv6-capable devices) over UDP, or over TCP when
 /// `via_tcp`; returns the address to connect to (sometimes an IPv6 one).
 pub fn resolve(cap: &mut Capture, dev: &Device, dest: &Dest, via_tcp: bool) -> Result<IpAddr> {
-    let qname = if dev.dns_0x20 { mix_case(&mut cap.rng, dest.name) } else { dest.name.to_string() };
+    let qname = if dev.dns_0x20 {
+        mix_case(&mut cap.rng, dest.name)
+    } else {
+        dest.name.to_string()
+    };
     let cnames: Vec<String> = dest.cnames.iter().map(|s| s.to_string()).collect();
     let a4 = dest.addrs4();
     let a6 = dest.addrs6();
     let cname_ttl = dest.ttl.max(300) + cap.rng.range(0, 60) as u32;
-    let addr_ttl = dest.ttl.saturating_sub(cap.rng.range(0, u64::from(dest.ttl / 2)) as u32).max(1);
+    let addr_ttl = dest
+        .ttl
+        .saturating_sub(cap.rng.range(0, u64::from(dest.ttl / 2)) as u32)
+        .max(1);
     let answer = |qtype, addrs| DnsAnswer {
         qname: &qname,
         qtype,
@@ -221,7 +343,11 @@ pub fn dns_udp(cap: &mut Capture, dev: &Device, a: &DnsAnswer<'_>) -> Result<()>
     let (c, s) = (device_ep(dev, cap.ephemeral_port()), router_ep(53));
     cap.udp(&c, &s, &apps::dns_query(id, a.qname, a.qtype)?)?;
     // Cache hit at the router (sub-ms) or a recursive lookup upstream (tens of ms).
-    if cap.rng.chance(0.4) { cap.wait(300, 900) } else { cap.wait(8_000, 60_000) }
+    if cap.rng.chance(0.4) {
+        cap.wait(300, 900)
+    } else {
+        cap.wait(8_000, 60_000)
+    }
     cap.udp(&s, &c, &apps::dns_response(id, a)?)?;
     cap.wait(200, 2_000);
     Ok(())
@@ -232,7 +358,10 @@ pub fn dns_udp(cap: &mut Capture, dev: &Device, a: &DnsAnswer<'_>) -> Result<()>
 pub fn dns_tcp(cap: &mut Capture, dev: &Device, questions: &[DnsAnswer<'_>]) -> Result<()> {
     let (c, s) = (device_ep(dev, cap.ephemeral_port()), router_ep(53));
     let mut conn = TcpConn::open(cap, c, s, 600)?;
-    let ids: Vec<u16> = questions.iter().map(|_| cap.rng.next_u64() as u16).collect();
+    let ids: Vec<u16> = questions
+        .iter()
+        .map(|_| cap.rng.next_u64() as u16)
+        .collect();
     let mut queries = Vec::new();
     for (q, id) in questions.iter().zip(&ids) {
         queries.extend_from_slice(&apps::tcp_framed(&apps::dns_query(*id, q.qname, q.qtype)?));
@@ -270,10 +399,26 @@ pub fn nxdomain(cap: &mut Capture, dev: &Device) -> Result<()> {
 fn remote_ep(dev: &Device, dest: &Dest, ip: IpAddr, port: u16) -> (Ep, Ep) {
     let local_ip = match ip {
         IpAddr::V4(_) => IpAddr::V4(dev.ip),
-        IpAddr::V6(_) => IpAddr::V6(dev.ip6.expect("IPv6 targets are only chosen for IPv6 devices")),
+        IpAddr::V6(_) => IpAddr::V6(
+            dev.ip6
+                .expect("IPv6 targets are only chosen for IPv6 devices"),
+        ),
     };
-    let c = Ep { mac: dev.mac, ip: local_ip, port: 0, ttl: 64 };
-    (c, Ep { mac: ROUTER_MAC, ip, port, ttl: dest.remote_ttl() })
+    let c = Ep {
+        mac: dev.mac,
+        ip: local_ip,
+        port: 0,
+        ttl: 64,
+    };
+    (
+        c,
+        Ep {
+            mac: ROUTER_MAC,
+            ip,
+            port,
+            ttl: dest.remote_ttl(),
+        },
+    )
 }
 
 /// Resolve `dest` and run its service once.
@@ -286,11 +431,21 @@ pub fn session(cap: &mut Capture, dev: &Device, dest: &Dest, dns_via_tcp: bool) 
         Service::Http { .. } => remote_ep(dev, dest, ip, 80),
         Service::Ntp => remote_ep(dev, dest, ip, 123),
     };
-    c.port = if matches!(dest.service, Service::Ntp) && cap.rng.chance(0.5) { 123 } else { cap.ephemeral_port() };
+    c.port = if matches!(dest.service, Service::Ntp) && cap.rng.chance(0.5) {
+        123
+    } else {
+        cap.ephemeral_port()
+    };
     match dest.service {
-        Service::Tls { alpn, tls13, up, down, .. } => {
+        Service::Tls {
+            alpn,
+            tls13,
+            up,
+            down,
+            ..
+        } => {
             let mut conn = tls_handshake(cap, c, s, rtt, dest.name, alpn, tls13)?;
-            let rounds = cap.rng.range(1, 3) as u32;
+            let rounds = cap.rng.range(1, 2) as u32;
             for _ in 0..rounds {
                 let n_up = jitter(&mut cap.rng, up / rounds);
                 let req = apps::app_data(&mut cap.rng, n_up);
@@ -314,12 +469,23 @@ pub fn session(cap: &mut Capture, dev: &Device, dest: &Dest, dns_via_tcp: bool) 
             conn.send(cap, false, &ok)?;
             conn.close(cap)
         }
-        Service::Http { path, status, reason, body } => {
+        Service::Http {
+            path,
+            status,
+            reason,
+            body,
+        } => {
             let mut conn = TcpConn::open(cap, c, s, rtt)?;
             conn.send(cap, true, &apps::http_get(dest.name, path, dev.user_agent))?;
             conn.turn(cap);
-            let body: Vec<u8> = (0..body).map(|i| b"{\"fw\":\"1.5.7\",\"url\":\"\"}"[i as usize % 23]).collect();
-            conn.send(cap, false, &apps::http_response(status, reason, &http_date(cap.now), &body))?;
+            let body: Vec<u8> = (0..body)
+                .map(|i| b"{\"fw\":\"1.5.7\",\"url\":\"\"}"[i as usize % 23])
+                .collect();
+            conn.send(
+                cap,
+                false,
+                &apps::http_response(status, reason, &http_date(cap.now), &body),
+            )?;
             conn.close(cap)
         }
         Service::Ntp => {
@@ -341,13 +507,21 @@ fn jitter(rng: &mut Rng, n: u32) -> usize {
 /// TCP handshake, ClientHello (split across segments when larger than the MSS), server
 /// flight and the client's finishing flight.
 #[allow(clippy::too_many_arguments)]
-fn tls_handshake(cap: &mut Capture, c: Ep, s: Ep, rtt: u64, sni: &str, alpn: &[&str], tls13: bool) -> Result<TcpConn> {
+fn tls_handshake(
+    cap: &mut Capture,
+    c: Ep,
+    s: Ep,
+    rtt: u64,
+    sni: &str,
+    alpn: &[&str],
+    tls13: bool,
+) -> Result<TcpConn> {
     let mut conn = TcpConn::open(cap, c, s, rtt)?;
     cap.wait(100, 2_000);
     let hello = apps::client_hello(&mut cap.rng, sni, alpn, tls13);
     conn.send(cap, true, &hello)?;
     conn.turn(cap);
-    let flight = apps::server_flight(&mut cap.rng, tls13);
+    let flight = apps::server_flight(&mut cap.rng, tls13, apps::hello_session_id(&hello), sni);
     conn.send(cap, false, &flight)?;
     cap.wait(500, 5_000);
     let fin = apps::client_finish(&mut cap.rng, tls13);
@@ -367,12 +541,36 @@ fn tls_handshake(cap: &mut Capture, c: Ep, s: Ep, rtt: u64, sni: &str, alpn: &[&
 /// DHCP DISCOVER/OFFER/REQUEST/ACK, then the device ARPs for the gateway.
 pub fn dhcp_exchange(cap: &mut Capture, dev: &Device) -> Result<()> {
     let xid = cap.rng.next_u64() as u32;
-    let unspec = Ep { mac: dev.mac, ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED), port: 68, ttl: 64 };
-    let bcast = Ep { mac: [0xff; 6], ip: IpAddr::V4(Ipv4Addr::BROADCAST), port: 67, ttl: 64 };
+    let unspec = Ep {
+        mac: dev.mac,
+        ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        port: 68,
+        ttl: 64,
+    };
+    let bcast = Ep {
+        mac: [0xff; 6],
+        ip: IpAddr::V4(Ipv4Addr::BROADCAST),
+        port: 67,
+        ttl: 64,
+    };
     let server = router_ep(67);
-    let to_bcast = Ep { mac: [0xff; 6], ip: IpAddr::V4(Ipv4Addr::BROADCAST), port: 68, ttl: 64 };
-    for (ty, from, to) in [(1u8, &unspec, &bcast), (2, &server, &to_bcast), (3, &unspec, &bcast), (5, &server, &to_bcast)] {
-        cap.udp(from, to, &apps::dhcp(ty, xid, dev.mac, dev.ip, ROUTER_IP, dev.hostname))?;
+    let to_bcast = Ep {
+        mac: [0xff; 6],
+        ip: IpAddr::V4(Ipv4Addr::BROADCAST),
+        port: 68,
+        ttl: 64,
+    };
+    for (ty, from, to) in [
+        (1u8, &unspec, &bcast),
+        (2, &server, &to_bcast),
+        (3, &unspec, &bcast),
+        (5, &server, &to_bcast),
+    ] {
+        cap.udp(
+            from,
+            to,
+            &apps::dhcp(ty, xid, dev.mac, dev.ip, ROUTER_IP, dev.hostname),
+        )?;
         cap.wait(1_000, 40_000);
     }
     arp_gateway(cap, dev)
@@ -381,10 +579,20 @@ pub fn dhcp_exchange(cap: &mut Capture, dev: &Device) -> Result<()> {
 /// ARP who-has for the gateway and the router's reply.
 pub fn arp_gateway(cap: &mut Capture, dev: &Device) -> Result<()> {
     let req = wire::arp(1, dev.mac, dev.ip, [0; 6], ROUTER_IP);
-    cap.emit(&wire::ethernet([0xff; 6], dev.mac, wire::ETHERTYPE_ARP, &req))?;
+    cap.emit(&wire::ethernet(
+        [0xff; 6],
+        dev.mac,
+        wire::ETHERTYPE_ARP,
+        &req,
+    ))?;
     cap.wait(200, 3_000);
     let rep = wire::arp(2, ROUTER_MAC, ROUTER_IP, dev.mac, dev.ip);
-    cap.emit(&wire::ethernet(dev.mac, ROUTER_MAC, wire::ETHERTYPE_ARP, &rep))?;
+    cap.emit(&wire::ethernet(
+        dev.mac,
+        ROUTER_MAC,
+        wire::ETHERTYPE_ARP,
+        &rep,
+    ))?;
     cap.wait(1_000, 50_000);
     Ok(())
 }
@@ -393,7 +601,12 @@ pub fn arp_gateway(cap: &mut Capture, dev: &Device) -> Result<()> {
 pub fn mdns(cap: &mut Capture, dev: &Device) -> Result<()> {
     let host = format!("{}.local", dev.hostname);
     let msg = apps::mdns_announcement(dev.mdns_service, dev.hostname, &host, dev.ip)?;
-    let from = Ep { mac: dev.mac, ip: IpAddr::V4(dev.ip), port: 5353, ttl: 255 };
+    let from = Ep {
+        mac: dev.mac,
+        ip: IpAddr::V4(dev.ip),
+        port: 5353,
+        ttl: 255,
+    };
     let to = Ep {
         mac: [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb],
         ip: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)),

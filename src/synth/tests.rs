@@ -14,7 +14,11 @@ fn files(root: &Path) -> Vec<PathBuf> {
     fn walk(d: &Path, acc: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(d).expect("readable test dir") {
             let p = e.expect("dir entry").path();
-            if p.is_dir() { walk(&p, acc) } else { acc.push(p) }
+            if p.is_dir() {
+                walk(&p, acc)
+            } else {
+                acc.push(p)
+            }
         }
     }
     let mut v = Vec::new();
@@ -28,7 +32,9 @@ fn read_capture(path: &Path) -> Vec<(u64, Vec<u8>)> {
     let mut raw = std::fs::read(path).expect("capture readable");
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut d = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut d).expect("valid gzip");
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut d)
+            .expect("valid gzip");
         raw = d;
     }
     let u32le = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
@@ -50,9 +56,14 @@ fn read_capture(path: &Path) -> Vec<(u64, Vec<u8>)> {
             let mut o = 0;
             while o < raw.len() {
                 let (ty, len) = (u32le(&raw, o), u32le(&raw, o + 4) as usize);
-                assert_eq!(u32le(&raw, o + len - 4) as usize, len, "trailing block length");
+                assert_eq!(
+                    u32le(&raw, o + len - 4) as usize,
+                    len,
+                    "trailing block length"
+                );
                 if ty == 6 {
-                    let ts = (u64::from(u32le(&raw, o + 12)) << 32) | u64::from(u32le(&raw, o + 16));
+                    let ts =
+                        (u64::from(u32le(&raw, o + 12)) << 32) | u64::from(u32le(&raw, o + 16));
                     let cap = u32le(&raw, o + 20) as usize;
                     out.push((ts, raw[o + 28..o + 28 + cap].to_vec()));
                 }
@@ -86,11 +97,23 @@ fn parse(frame: &[u8]) -> Option<Pkt> {
         0x0800 => {
             let ihl = usize::from(ip[0] & 15) * 4;
             let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-            (ip[12..16].to_vec(), ip[16..20].to_vec(), ip[9], &ip[ihl..total], Some(ip[..ihl].to_vec()))
+            (
+                ip[12..16].to_vec(),
+                ip[16..20].to_vec(),
+                ip[9],
+                &ip[ihl..total],
+                Some(ip[..ihl].to_vec()),
+            )
         }
         0x86dd => {
             let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-            (ip[8..24].to_vec(), ip[24..40].to_vec(), ip[6], &ip[40..40 + plen], None)
+            (
+                ip[8..24].to_vec(),
+                ip[24..40].to_vec(),
+                ip[6],
+                &ip[40..40 + plen],
+                None,
+            )
         }
         _ => return None,
     };
@@ -98,17 +121,39 @@ fn parse(frame: &[u8]) -> Option<Pkt> {
     let (seq, flags, payload) = match proto {
         6 => {
             let off = usize::from(l4[12] >> 4) * 4;
-            (u32::from_be_bytes(l4[4..8].try_into().ok()?), l4[13], l4[off..].to_vec())
+            (
+                u32::from_be_bytes(l4[4..8].try_into().ok()?),
+                l4[13],
+                l4[off..].to_vec(),
+            )
         }
         17 => (0, 0, l4[8..].to_vec()),
         _ => return None,
     };
-    Some(Pkt { src, dst, proto, sport: port(0), dport: port(2), seq, flags, payload, v4_header })
+    Some(Pkt {
+        src,
+        dst,
+        proto,
+        sport: port(0),
+        dport: port(2),
+        seq,
+        flags,
+        payload,
+        v4_header,
+    })
 }
+
+/// (source IP, source port, destination IP, destination port).
+type FlowDir = (Vec<u8>, u16, Vec<u8>, u16);
 
 fn gen(scale: f64) -> (tempfile::TempDir, SynthSummary) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = generate(&SynthOptions { out: dir.path().to_path_buf(), seed: 7, scale }).expect("generate");
+    let s = generate(&SynthOptions {
+        out: dir.path().to_path_buf(),
+        seed: 7,
+        scale,
+    })
+    .expect("generate");
     (dir, s)
 }
 
@@ -122,14 +167,30 @@ fn same_seed_same_bytes_and_size_budget() {
     assert_eq!(fa.len(), fb.len());
     for (x, y) in fa.iter().zip(&fb) {
         assert_eq!(x.strip_prefix(a.path()).ok(), y.strip_prefix(b.path()).ok());
-        assert!(std::fs::read(x).ok() == std::fs::read(y).ok(), "{} differs", x.display());
+        assert!(
+            std::fs::read(x).ok() == std::fs::read(y).ok(),
+            "{} differs",
+            x.display()
+        );
     }
-    let on_disk: u64 = fa.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let on_disk: u64 = fa
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
     assert_eq!(on_disk, sa.bytes);
-    assert!((1_000_000..=3_000_000).contains(&sa.bytes), "scale 1 size {}", sa.bytes);
+    assert!(
+        (1_000_000..=3_000_000).contains(&sa.bytes),
+        "scale 1 size {}",
+        sa.bytes
+    );
     assert!((30..=50).contains(&sa.files));
     let other = tempfile::tempdir().expect("tempdir");
-    let so = generate(&SynthOptions { out: other.path().to_path_buf(), seed: 8, scale: 1.0 }).expect("generate");
+    let so = generate(&SynthOptions {
+        out: other.path().to_path_buf(),
+        seed: 8,
+        scale: 1.0,
+    })
+    .expect("generate");
     assert_ne!(so.packets, sa.packets, "another seed gives other data");
 }
 
@@ -138,7 +199,12 @@ fn scale_grows_packets_not_files() {
     let (_a, small) = gen(0.2);
     let (_b, big) = gen(3.0);
     assert_eq!(small.files, big.files);
-    assert!(big.packets > small.packets * 5, "{} vs {}", big.packets, small.packets);
+    assert!(
+        big.packets > small.packets * 5,
+        "{} vs {}",
+        big.packets,
+        small.packets
+    );
 }
 
 #[test]
@@ -148,19 +214,34 @@ fn names_match_first_packet_and_layout() {
     let mut exts = BTreeMap::new();
     for f in &all {
         let rel = f.strip_prefix(dir.path()).expect("under root");
-        let parts: Vec<_> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let parts: Vec<_> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(parts.len(), 3, "{}", rel.display());
         assert_eq!(parts[1], "ctrl2");
-        let dev = DEVICES.iter().find(|d| d.name == parts[0]).expect("known device");
+        let dev = DEVICES
+            .iter()
+            .find(|d| d.name == parts[0])
+            .expect("known device");
         let name = &parts[2];
-        let ext = name.splitn(2, &format!("_{}.", dev.ip)[..]).nth(1).expect("ip in name").to_string();
+        let (_, ext) = name
+            .split_once(&format!("_{}.", dev.ip)[..])
+            .expect("ip in name");
+        let ext = ext.to_string();
         *exts.entry(ext.clone()).or_insert(0) += 1;
         let pkts = read_capture(f);
-        assert!(pkts.windows(2).all(|w| w[0].0 < w[1].0), "timestamps increase in {name}");
+        assert!(
+            pkts.windows(2).all(|w| w[0].0 < w[1].0),
+            "timestamps increase in {name}"
+        );
         if ext == "pcap1" {
             let first = f.with_extension("pcap");
             let prev = read_capture(&first);
-            assert!(prev.last().expect("packets").0 < pkts[0].0, "rotation continues in time");
+            assert!(
+                prev.last().expect("packets").0 < pkts[0].0,
+                "rotation continues in time"
+            );
             continue;
         }
         assert_eq!(&name[..19], file_stamp(pkts[0].0), "{name}");
@@ -168,18 +249,34 @@ fn names_match_first_packet_and_layout() {
     for ext in ["pcap", "pcap1", "pcap.gz", "pcapng"] {
         assert!(exts.contains_key(ext), "a .{ext} file: {exts:?}");
     }
-    let nano = all.iter().filter(|f| std::fs::read(f).map(|b| b.starts_with(&[0x4d, 0x3c, 0xb2, 0xa1])).unwrap_or(false));
+    let nano = all.iter().filter(|f| {
+        std::fs::read(f)
+            .map(|b| b.starts_with(&[0x4d, 0x3c, 0xb2, 0xa1]))
+            .unwrap_or(false)
+    });
     assert_eq!(nano.count(), 1);
-    let months: std::collections::BTreeSet<_> =
-        all.iter().map(|f| f.file_name().map(|n| n.to_string_lossy()[..7].to_string())).collect();
+    let months: std::collections::BTreeSet<_> = all
+        .iter()
+        .map(|f| f.file_name().map(|n| n.to_string_lossy()[..7].to_string()))
+        .collect();
     assert_eq!(months.len(), 3, "{months:?}");
 }
 
 #[test]
 fn ipv4_checksum() {
     // Classic example header (checksum 0xb861).
-    let h = wire::ipv4([192, 168, 0, 1].into(), [192, 168, 0, 199].into(), 17, 64, 0, &[0u8; 95]);
-    assert_eq!(&h[..12], &[0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61]);
+    let h = wire::ipv4(
+        [192, 168, 0, 1].into(),
+        [192, 168, 0, 199].into(),
+        17,
+        64,
+        0,
+        &[0u8; 95],
+    );
+    assert_eq!(
+        &h[..12],
+        &[0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61]
+    );
     assert_eq!(wire::checksum(&h[..20]), 0);
     let (dir, _) = gen(0.3);
     let mut n = 0;
@@ -201,8 +298,8 @@ fn tcp_sequence_numbers_are_consistent_and_client_hello_spans_segments() {
     let mut max_ip_len = 0;
     for f in files(dir.path()) {
         // Next expected sequence number per direction (src, sport, dst, dport).
-        let mut next: BTreeMap<(Vec<u8>, u16, Vec<u8>, u16), u32> = BTreeMap::new();
-        let mut pending_hello: Option<((Vec<u8>, u16, Vec<u8>, u16), usize)> = None;
+        let mut next: BTreeMap<FlowDir, u32> = BTreeMap::new();
+        let mut pending_hello: Option<(FlowDir, usize)> = None;
         for (_, fr) in read_capture(&f) {
             let Some(p) = parse(&fr) else { continue };
             if p.proto != 6 {
@@ -214,13 +311,19 @@ fn tcp_sequence_numbers_are_consistent_and_client_hello_spans_segments() {
                 next.insert(key.clone(), p.seq.wrapping_add(1));
                 continue;
             }
-            let exp = next.get(&key).copied().expect("segment of a known connection");
+            let exp = next
+                .get(&key)
+                .copied()
+                .expect("segment of a known connection");
             assert_eq!(p.seq, exp, "seq continuity in {}", f.display());
             let adv = p.payload.len() as u32 + u32::from(p.flags & wire::FIN != 0);
             next.insert(key.clone(), exp.wrapping_add(adv));
             if let Some((k, missing)) = pending_hello.take() {
                 if k == key && !p.payload.is_empty() {
-                    assert!(p.payload.len() >= missing, "hello continues in the next segment");
+                    assert!(
+                        p.payload.len() >= missing,
+                        "hello continues in the next segment"
+                    );
                     split_hellos += 1;
                 } else {
                     pending_hello = Some((k, missing));
@@ -254,8 +357,16 @@ fn dns_messages_decode_with_variety() {
                     assert!(m.answers.is_empty());
                     nx += 1;
                 }
-                cname += m.answers.iter().filter(|r| r.record_type() == RecordType::CNAME).count();
-                aaaa += m.answers.iter().filter(|r| r.record_type() == RecordType::AAAA).count();
+                cname += m
+                    .answers
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::CNAME)
+                    .count();
+                aaaa += m
+                    .answers
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::AAAA)
+                    .count();
             }
             if p.proto == 6 && (p.sport == 53 || p.dport == 53) && p.payload.len() >= 2 {
                 let first = 2 + usize::from(u16::from_be_bytes([p.payload[0], p.payload[1]]));
@@ -267,7 +378,10 @@ fn dns_messages_decode_with_variety() {
             }
         }
     }
-    assert!(cname > 50 && aaaa > 10 && nx >= 10 && mdns >= 37, "{cname} {aaaa} {nx} {mdns}");
+    assert!(
+        cname > 50 && aaaa > 10 && nx >= 10 && mdns >= 37,
+        "{cname} {aaaa} {nx} {mdns}"
+    );
     assert!(tcp_multi >= 1 && tcp_split >= 1, "{tcp_multi} {tcp_split}");
 }
 
@@ -292,5 +406,8 @@ fn calendar_helpers() {
     }
     assert_eq!(days_in_month(2024, 2), 29);
     assert_eq!(file_stamp(1_730_628_000_000_000), "2024-11-03_10.00.00");
-    assert_eq!(util::http_date(1_730_628_000_000_000), "Sun, 03 Nov 2024 10:00:00 GMT");
+    assert_eq!(
+        util::http_date(1_730_628_000_000_000),
+        "Sun, 03 Nov 2024 10:00:00 GMT"
+    );
 }

@@ -64,7 +64,9 @@ impl Rng {
 
 /// FNV-1a: a stable hash (unlike `DefaultHasher`, fixed across Rust versions).
 pub fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -92,7 +94,11 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 pub fn days_in_month(y: i64, m: u32) -> u32 {
-    let next = if m == 12 { days_from_civil(y + 1, 1, 1) } else { days_from_civil(y, m + 1, 1) };
+    let next = if m == 12 {
+        days_from_civil(y + 1, 1, 1)
+    } else {
+        days_from_civil(y, m + 1, 1)
+    };
     (next - days_from_civil(y, m, 1)) as u32
 }
 
@@ -101,14 +107,20 @@ pub fn file_stamp(ts_us: u64) -> String {
     let secs = (ts_us / 1_000_000) as i64;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}_{:02}.{:02}.{:02}", s / 3600, s / 60 % 60, s % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}_{:02}.{:02}.{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 /// RFC 7231 IMF-fixdate, e.g. `Sun, 03 Nov 2024 10:00:00 GMT`.
 pub fn http_date(ts_us: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = (ts_us / 1_000_000) as i64;
     let days = secs.div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
