@@ -154,3 +154,16 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(lt in any::<u32>(), data in proptest::collection::vec(any::<u8>(), 0..300), wire in any::<u32>()) {
+            let _ = decode(lt % 300, &data, wire);
+        }
+    }
+}

@@ -346,3 +346,115 @@ pub fn extract_packets<'a>(
     }
     (ex.dns, ex.names, ex.flows.finish(), ex.drops)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::tls::tests::client_hello;
+    use etherparse::PacketBuilder;
+    use proptest::prelude::*;
+
+    fn tcp(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16, seq: u32, syn: bool, payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sp, dp, seq, 1000);
+        let b = if syn { b.syn() } else { b.ack(1) };
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn pkt(ts: i64, data: &[u8]) -> RawPacket<'_> {
+        RawPacket { ts_us: ts, link_type: 1, data, orig_len: data.len() as u32 }
+    }
+
+    #[test]
+    fn client_hello_over_three_segments_out_of_order() {
+        let dev = [192, 168, 1, 5];
+        let srv = [52, 1, 1, 1];
+        let ch = client_hello("iot.example.com", 2500, 16384);
+        let (a, rest) = ch.split_at(1000);
+        let (b, c) = rest.split_at(1000);
+        let frames = [
+            tcp(dev, 40000, srv, 443, 99, true, &[]),
+            tcp(dev, 40000, srv, 443, 100, false, a),
+            tcp(dev, 40000, srv, 443, 2100, false, c),
+            tcp(dev, 40000, srv, 443, 1100, false, b),
+            tcp(dev, 40000, srv, 443, 1100, false, b),
+        ];
+        let (_, names, flows, drops) =
+            extract_packets(Some("192.168.1.5".parse().unwrap()), frames.iter().enumerate().map(|(i, f)| pkt(10 + i as i64, f)));
+        assert_eq!(names.len(), 1);
+        assert_eq!(names[0].name.as_deref(), Some("iot.example.com"));
+        assert_eq!(names[0].ts_us, 11);
+        assert_eq!(names[0].ends.server_port, 443);
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].stats.packets_out, 5);
+        assert_eq!(drops.total(), 0);
+    }
+
+    #[test]
+    fn dns_over_tcp_two_messages_in_one_segment_and_one_split() {
+        let resp = crate::extract::dns::tests::sample_response();
+        let mut stream = Vec::new();
+        for _ in 0..3 {
+            stream.extend_from_slice(&(resp.len() as u16).to_be_bytes());
+            stream.extend_from_slice(&resp);
+        }
+        // Segment 1: message 1 and half of message 2; segment 2: the rest.
+        let cut = 2 + resp.len() + 10;
+        let srv = [10, 0, 0, 1];
+        let cli = [10, 0, 0, 2];
+        let frames = [
+            tcp(srv, 53, cli, 5000, 0, false, &stream[..cut]),
+            tcp(srv, 53, cli, 5000, cut as u32, false, &stream[cut..]),
+        ];
+        let (dns, _, _, drops) = extract_packets(None, frames.iter().map(|f| pkt(5, f)));
+        assert_eq!(dns.len(), 9, "3 messages × 3 records");
+        assert!(dns.iter().all(|r| r.ends.transport == L4::Tcp && r.ends.server_port == 53));
+        assert_eq!(drops.total(), 0);
+    }
+
+    #[test]
+    fn mdns_and_llmnr_are_not_dns() {
+        let resp = crate::extract::dns::tests::sample_response();
+        let mk = |sp: u16, dp: u16| {
+            let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [224, 0, 0, 251], 1).udp(sp, dp);
+            let mut out = Vec::new();
+            b.write(&mut out, &resp).unwrap();
+            out
+        };
+        let frames = [mk(5353, 5353), mk(5355, 5000), mk(53, 5000)];
+        let (dns, _, _, _) = extract_packets(None, frames.iter().map(|f| pkt(1, f)));
+        assert_eq!(dns.len(), 3, "only the port-53 response");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_frames_never_panic(frames in proptest::collection::vec(
+            (prop_oneof![Just(0u32), Just(1), Just(9), Just(101), Just(113), Just(276), any::<u32>()],
+             proptest::collection::vec(any::<u8>(), 0..400)), 0..20)) {
+            let _ = extract_packets(None, frames.iter().map(|(lt, d)| RawPacket { ts_us: 1, link_type: *lt, data: d, orig_len: d.len() as u32 }));
+        }
+
+        #[test]
+        fn mutated_valid_packets_never_panic(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12)) {
+            let ch = client_hello("m.example", 300, 200);
+            let dns = crate::extract::dns::tests::sample_response();
+            let mut frames = vec![
+                tcp([10, 0, 0, 2], 4000, [1, 1, 1, 1], 443, 0, false, &ch),
+                tcp([1, 1, 1, 1], 53, [10, 0, 0, 2], 4001, 0, false, &[&[0u8, dns.len() as u8][..], &dns].concat()),
+                {
+                    let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv6([1; 16], [2; 16], 5).udp(53, 999);
+                    let mut out = Vec::new();
+                    b.write(&mut out, &dns).unwrap();
+                    out
+                },
+            ];
+            for (i, (at, v)) in flips.iter().enumerate() {
+                let f = &mut frames[i % 3];
+                let at = at.index(f.len());
+                f[at] = *v;
+            }
+            let _ = extract_packets(None, frames.iter().map(|f| pkt(3, f)));
+        }
+    }
+}

@@ -297,6 +297,13 @@ pub(crate) mod tests {
         assert!(header.answers.is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = parse_response(&data);
+        }
+    }
+
     #[test]
     fn truncation_sweep() {
         let m = sample_response();

@@ -220,6 +220,18 @@ pub(crate) mod tests {
         assert_eq!(parse_client_hello(&ch), Progress::Malformed);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_streams_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
+            let mut d = data;
+            if d.len() > 6 {
+                let head = [0x16, 3, 1, d[3], d[4], 1];
+                d[..6].copy_from_slice(&head);
+            }
+            let _ = parse_client_hello(&d);
+        }
+    }
+
     #[test]
     fn grease_and_drafts() {
         assert!(is_grease(0x3a3a));

@@ -528,6 +528,17 @@ mod tests {
         assert!(r.unwrap_err().contains("claims 16777216"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_files_never_panic(magic in 0usize..5, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let magics: [&[u8]; 5] = [&[0xd4, 0xc3, 0xb2, 0xa1], &[0xa1, 0xb2, 0xc3, 0xd4], &[0x4d, 0x3c, 0xb2, 0xa1], &[0x0a, 0x0d, 0x0d, 0x0a], &[]];
+            let mut bytes = magics[magic].to_vec();
+            bytes.extend_from_slice(&body);
+            let _ = read_bytes(&bytes);
+        }
+    }
+
     #[test]
     fn garbage_is_not_a_capture() {
         let (_, r) = read_bytes(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
