@@ -10,11 +10,15 @@
 //! columnar → rows → Arrow batches (schemas as constants)
 //! store    → hive-partitioned Parquet, month replaced atomically
 //! pipeline → rayon over captures, ordered writes
+//! classify → registrable domains, rules, party classifier, MaxMind look-ups (pure Rust)
+//! query    → DataFusion session, UDFs (thin adapters over classify), sql/*.sql analysis
+//! output   → query results as text; legacy JSON/CSV/pickle files
 //! cli      → clap commands
 //! ```
 //! `drops` (per-packet drop reasons) is a leaf every stage may use; `synth` generates test
 //! captures and depends on no other module.
 
+pub mod classify;
 pub mod cli;
 pub mod columnar;
 pub mod decode;
@@ -22,6 +26,8 @@ pub mod drops;
 pub mod extract;
 pub mod flow;
 pub mod ingest;
+pub mod output;
 pub mod pipeline;
+pub mod query;
 pub mod store;
 pub mod synth;

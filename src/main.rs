@@ -9,7 +9,8 @@ fn main() -> ExitCode {
         Ok(iotdest::cli::Outcome::SomeFilesFailed) => ExitCode::from(1),
         Err(e) => {
             let broken_pipe = e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             });
             if broken_pipe {
                 return ExitCode::SUCCESS;

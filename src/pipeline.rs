@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::columnar::schema::{CAPTURES, DNS, FLOWS, NAMES, TABLE_CAPTURES, TABLE_DNS, TABLE_FLOWS, TABLE_NAMES};
+use crate::columnar::schema::{
+    CAPTURES, DNS, FLOWS, NAMES, TABLE_CAPTURES, TABLE_DNS, TABLE_FLOWS, TABLE_NAMES,
+};
 use crate::columnar::{captures_batch, dns_batch, flows_batch, names_batch};
 use crate::extract::{extract_capture, CaptureOutput, CaptureRow, ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
@@ -52,11 +54,20 @@ pub enum PipelineError {
 }
 
 fn tables() -> [(&'static str, arrow::datatypes::SchemaRef); 4] {
-    [(TABLE_CAPTURES, CAPTURES.clone()), (TABLE_DNS, DNS.clone()), (TABLE_NAMES, NAMES.clone()), (TABLE_FLOWS, FLOWS.clone())]
+    [
+        (TABLE_CAPTURES, CAPTURES.clone()),
+        (TABLE_DNS, DNS.clone()),
+        (TABLE_NAMES, NAMES.clone()),
+        (TABLE_FLOWS, FLOWS.clone()),
+    ]
 }
 
 fn key_of(c: &CaptureFile) -> PartitionKey {
-    PartitionKey { device: c.device.clone(), year: c.year, month: c.month }
+    PartitionKey {
+        device: c.device.clone(),
+        year: c.year,
+        month: c.month,
+    }
 }
 
 /// Extracts `captures` into `cfg.dataset`. `on_capture` is called once per capture, in input
@@ -71,15 +82,21 @@ pub fn run_extract(
         .thread_name(|i| format!("iotdest-extract-{i}"))
         .build()
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
-    std::fs::create_dir_all(&cfg.dataset)
-        .map_err(|source| StoreError::Io { path: cfg.dataset.clone(), source })?;
+    std::fs::create_dir_all(&cfg.dataset).map_err(|source| StoreError::Io {
+        path: cfg.dataset.clone(),
+        source,
+    })?;
     clean_stale_staging(&cfg.dataset);
     let chunk = (cfg.threads.max(1) * 4).max(4);
     let mut report = ExtractReport::default();
     let mut current: Option<(PartitionKey, PartitionWriter, Vec<CaptureRow>)> = None;
     for files in captures.chunks(chunk) {
-        let outputs: Vec<CaptureOutput> =
-            pool.install(|| files.par_iter().map(|f| extract_capture(f, cfg.limits)).collect());
+        let outputs: Vec<CaptureOutput> = pool.install(|| {
+            files
+                .par_iter()
+                .map(|f| extract_capture(f, cfg.limits))
+                .collect()
+        });
         for (file, out) in files.iter().zip(outputs) {
             let key = key_of(file);
             if current.as_ref().is_none_or(|(k, _, _)| *k != key) {
@@ -90,7 +107,9 @@ pub fn run_extract(
                 let w = PartitionWriter::new(&cfg.dataset, key.clone(), &tables())?;
                 current = Some((key, w, Vec::new()));
             }
-            let Some((_, w, rows)) = current.as_mut() else { continue };
+            let Some((_, w, rows)) = current.as_mut() else {
+                continue;
+            };
             let cap = &out.capture.file_name;
             w.write(TABLE_DNS, &dns_batch(cap, &out.dns)?)?;
             w.write(TABLE_NAMES, &names_batch(cap, &out.names)?)?;

@@ -65,11 +65,16 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     };
     let found = if let Some(list) = &a.input_list {
         if a.devices.len() > 1 {
-            bail!("--input-list takes at most one --device (the device the listed files belong to)");
+            bail!(
+                "--input-list takes at most one --device (the device the listed files belong to)"
+            );
         }
         discover_list(list, a.devices.first().map(String::as_str), &opts)?
     } else {
-        let root = a.root.as_ref().context("--root or --input-list is required")?;
+        let root = a
+            .root
+            .as_ref()
+            .context("--root or --input-list is required")?;
         discover_root(root, &opts)?
     };
     for s in &found.skipped {
@@ -78,18 +83,30 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     if found.captures.is_empty() {
         bail!("no capture files found (check --root/--input-list, --experiment and the filters)");
     }
-    let total_bytes: u64 =
-        found.captures.iter().map(|c| std::fs::metadata(&c.path).map_or(0, |m| m.len())).sum();
+    let total_bytes: u64 = found
+        .captures
+        .iter()
+        .map(|c| std::fs::metadata(&c.path).map_or(0, |m| m.len()))
+        .sum();
     let pb = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
     pb.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let cfg = ExtractConfig { dataset: a.out.clone(), threads, limits: ExtractLimits::default() };
+    let cfg = ExtractConfig {
+        dataset: a.out.clone(),
+        threads,
+        limits: ExtractLimits::default(),
+    };
     let start = Instant::now();
     let report = run_extract(&found.captures, &cfg, |file, row| {
         pb.inc(row.size_bytes);
-        pb.set_message(format!("{} {:04}-{:02}", file.device, file.year, file.month));
+        pb.set_message(format!(
+            "{} {:04}-{:02}",
+            file.device, file.year, file.month
+        ));
         if let Some(err) = &row.error {
             let kept = match row.status {
                 Status::Partial => format!(" (kept the {} packets before it)", row.packets),
@@ -117,5 +134,9 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
         secs
     );
     let bad = report.files_partial + report.files_failed + found.skipped.len();
-    Ok(if bad > 0 { Outcome::SomeFilesFailed } else { Outcome::Ok })
+    Ok(if bad > 0 {
+        Outcome::SomeFilesFailed
+    } else {
+        Outcome::Ok
+    })
 }

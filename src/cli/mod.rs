@@ -1,5 +1,6 @@
 //! Command line: clap definitions and dispatch. Each subcommand family has its own file.
 
+mod analysis;
 mod extract;
 mod synth;
 
@@ -34,6 +35,16 @@ pub struct Cli {
 pub enum Command {
     /// Extract DNS answers, server names and flows from captures into a Parquet dataset.
     Extract(extract::ExtractArgs),
+    /// Attribute flows to domains and classify destinations (writes DATASET/analysis/).
+    Analyze(analysis::AnalyzeArgs),
+    /// Run SQL over a dataset's tables, with the project's UDFs.
+    Sql(analysis::SqlArgs),
+    /// Classify domains (from a file or stdin) for a manufacturer or device; prints CSV.
+    Classify(analysis::ClassifyArgs),
+    /// Write a manufacturer's first-party suffixes, one a line.
+    FirstParty(analysis::FirstPartyArgs),
+    /// Geolocate a JSON list of IPs into the legacy geolocation.json.
+    Geolocate(analysis::GeolocateArgs),
     /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
     Synth(synth::SynthArgs),
 }
@@ -43,6 +54,11 @@ pub fn run() -> anyhow::Result<Outcome> {
     let cli = Cli::parse();
     match cli.command {
         Command::Extract(a) => extract::run(a),
+        Command::Analyze(a) => analysis::run_analyze(a),
+        Command::Sql(a) => analysis::run_sql(a),
+        Command::Classify(a) => analysis::run_classify(a),
+        Command::FirstParty(a) => analysis::run_first_party(a),
+        Command::Geolocate(a) => analysis::run_geolocate(a),
         Command::Synth(a) => synth::run(a),
     }
 }

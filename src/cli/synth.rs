@@ -28,7 +28,17 @@ pub fn run(a: SynthArgs) -> anyhow::Result<Outcome> {
     if !(a.scale > 0.0 && a.scale.is_finite()) {
         bail!("--scale must be a positive number");
     }
-    let s = generate(&SynthOptions { out: a.out.clone(), seed: a.seed, scale: a.scale })?;
-    eprintln!("iotdest: wrote {} captures ({} packets, {:.1} MB) under {}", s.files, s.packets, s.bytes as f64 / 1e6, a.out.display());
+    let s = generate(&SynthOptions {
+        out: a.out.clone(),
+        seed: a.seed,
+        scale: a.scale,
+    })?;
+    eprintln!(
+        "iotdest: wrote {} captures ({} packets, {:.1} MB) under {}",
+        s.files,
+        s.packets,
+        s.bytes as f64 / 1e6,
+        a.out.display()
+    );
     Ok(Outcome::Ok)
 }

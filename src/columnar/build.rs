@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder, UInt16Builder,
-    UInt32Builder, UInt8Builder,
+    ArrayRef, Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    UInt16Builder, UInt32Builder, UInt8Builder,
 };
 use arrow::error::ArrowError;
 
@@ -208,7 +208,10 @@ pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
     let mut name_rows = Int64Builder::with_capacity(n);
     let mut flow_rows = Int64Builder::with_capacity(n);
     let mut dropped = Int64Builder::with_capacity(n);
-    let mut per_reason: Vec<Int64Builder> = DropReason::ALL.iter().map(|_| Int64Builder::with_capacity(n)).collect();
+    let mut per_reason: Vec<Int64Builder> = DropReason::ALL
+        .iter()
+        .map(|_| Int64Builder::with_capacity(n))
+        .collect();
     let mut status = StringBuilder::new();
     let mut error = StringBuilder::new();
     for r in rows {
@@ -252,7 +255,11 @@ pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
         Arc::new(flow_rows.finish()),
         Arc::new(dropped.finish()),
     ];
-    cols.extend(per_reason.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend(
+        per_reason
+            .into_iter()
+            .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+    );
     cols.push(Arc::new(status.finish()));
     cols.push(Arc::new(error.finish()));
     RecordBatch::try_new(CAPTURES.clone(), cols)

@@ -99,8 +99,15 @@ pub static CAPTURES: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("flow_rows", DataType::Int64, false),
         f("dropped", DataType::Int64, false),
     ];
-    fields.extend(DropReason::ALL.iter().map(|r| f(&format!("drop_{}", r.name()), DataType::Int64, false)));
-    fields.extend([f("status", DataType::Utf8, false), f("error", DataType::Utf8, true)]);
+    fields.extend(
+        DropReason::ALL
+            .iter()
+            .map(|r| f(&format!("drop_{}", r.name()), DataType::Int64, false)),
+    );
+    fields.extend([
+        f("status", DataType::Utf8, false),
+        f("error", DataType::Utf8, true),
+    ]);
     Arc::new(Schema::new(fields))
 });
 

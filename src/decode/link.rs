@@ -44,7 +44,11 @@ pub fn ip_payload(link_type: u32, frame: &[u8]) -> Result<&[u8], DropReason> {
         }
         9 | 50 => {
             // PPP, optionally with HDLC address/control bytes.
-            let body = if frame.starts_with(&[0xff, 0x03]) { &frame[2..] } else { frame };
+            let body = if frame.starts_with(&[0xff, 0x03]) {
+                &frame[2..]
+            } else {
+                frame
+            };
             let proto = be16(body, 0).ok_or(DropReason::LinkMalformed)?;
             ppp(proto, &body[2..])
         }
@@ -141,7 +145,12 @@ mod tests {
     #[test]
     fn stacked_vlans_reach_ip() {
         let ip = [0x45u8, 0, 0, 20];
-        for stack in [vec![0x0800], vec![0x8100, 0x0800], vec![0x88a8, 0x8100, 0x0800], vec![0x8100, 0x8100, 0x8100, 0x86dd]] {
+        for stack in [
+            vec![0x0800],
+            vec![0x8100, 0x0800],
+            vec![0x88a8, 0x8100, 0x0800],
+            vec![0x8100, 0x8100, 0x8100, 0x86dd],
+        ] {
             let mut p = ip;
             if stack.last() == Some(&0x86dd) {
                 p[0] = 0x60;
@@ -149,7 +158,10 @@ mod tests {
             let f = eth(&stack, &p);
             assert_eq!(ip_payload(1, &f).unwrap(), &p, "{stack:x?}");
         }
-        assert_eq!(ip_payload(1, &eth(&[0x0806], &[0; 28])), Err(DropReason::NonIp));
+        assert_eq!(
+            ip_payload(1, &eth(&[0x0806], &[0; 28])),
+            Err(DropReason::NonIp)
+        );
         let deep = eth(&[0x8100; 12], &ip);
         assert!(ip_payload(1, &deep).is_err());
     }
@@ -171,7 +183,10 @@ mod tests {
 
     #[test]
     fn truncation_sweep() {
-        let mut f = eth(&[0x8100, 0x8864], &[0x11, 0, 0, 1, 0, 10, 0x00, 0x21, 0x45, 0, 0]);
+        let mut f = eth(
+            &[0x8100, 0x8864],
+            &[0x11, 0, 0, 1, 0, 10, 0x00, 0x21, 0x45, 0, 0],
+        );
         f.extend_from_slice(&[0; 4]);
         for lt in [0, 1, 9, 10, 12, 101, 108, 113, 276] {
             for cut in 0..f.len() {

@@ -20,8 +20,18 @@ pub struct TcpFlags {
 /// Transport header and payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport<'a> {
-    Tcp { src_port: u16, dst_port: u16, seq: u32, flags: TcpFlags, payload: &'a [u8] },
-    Udp { src_port: u16, dst_port: u16, payload: &'a [u8] },
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        flags: TcpFlags,
+        payload: &'a [u8],
+    },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+        payload: &'a [u8],
+    },
     /// ICMP (v4) or ICMPv6 (the protocol number tells which).
     Icmp { icmp_type: u8, code: u8 },
 }
@@ -29,9 +39,12 @@ pub enum Transport<'a> {
 impl Transport<'_> {
     pub fn ports(&self) -> (u16, u16) {
         match *self {
-            Transport::Tcp { src_port, dst_port, .. } | Transport::Udp { src_port, dst_port, .. } => {
-                (src_port, dst_port)
+            Transport::Tcp {
+                src_port, dst_port, ..
             }
+            | Transport::Udp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port),
             Transport::Icmp { .. } => (0, 0),
         }
     }
@@ -63,7 +76,11 @@ pub fn decode(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
         }
     };
     // Offloaded captures carry 0 in the length field; fall back to the wire length.
-    let ip_len = if header_len_field > 0 { header_len_field } else { wire_len.saturating_sub(link_overhead) };
+    let ip_len = if header_len_field > 0 {
+        header_len_field
+    } else {
+        wire_len.saturating_sub(link_overhead)
+    };
     let payload = slice.payload();
     if ext_err.is_some() {
         return Err(DropReason::IpMalformed);
@@ -82,23 +99,42 @@ pub fn decode(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
                 src_port: tcp.source_port(),
                 dst_port: tcp.destination_port(),
                 seq: tcp.sequence_number(),
-                flags: TcpFlags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst() },
+                flags: TcpFlags {
+                    syn: tcp.syn(),
+                    ack: tcp.ack(),
+                    fin: tcp.fin(),
+                    rst: tcp.rst(),
+                },
                 payload: tcp.payload(),
             }
         }
         IpNumber::UDP => {
             let udp = UdpSlice::from_slice_lax(data).map_err(|_| DropReason::TransportMalformed)?;
-            Transport::Udp { src_port: udp.source_port(), dst_port: udp.destination_port(), payload: udp.payload() }
+            Transport::Udp {
+                src_port: udp.source_port(),
+                dst_port: udp.destination_port(),
+                payload: udp.payload(),
+            }
         }
         IpNumber::ICMP | IpNumber::IPV6_ICMP => {
             if data.len() < 2 {
                 return Err(DropReason::TransportMalformed);
             }
-            Transport::Icmp { icmp_type: data[0], code: data[1] }
+            Transport::Icmp {
+                icmp_type: data[0],
+                code: data[1],
+            }
         }
         _ => return Err(DropReason::UnsupportedTransport),
     };
-    Ok(Decoded { ip_version, proto: proto.0, src, dst, ip_len, transport })
+    Ok(Decoded {
+        ip_version,
+        proto: proto.0,
+        src,
+        dst,
+        ip_len,
+        transport,
+    })
 }
 
 #[cfg(test)]
@@ -107,7 +143,9 @@ mod tests {
     use etherparse::PacketBuilder;
 
     fn udp_frame() -> Vec<u8> {
-        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 2], [8, 8, 8, 8], 64).udp(5555, 53);
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 2], [8, 8, 8, 8], 64)
+            .udp(5555, 53);
         let payload = [9u8; 30];
         let mut out = Vec::new();
         b.write(&mut out, &payload).unwrap();
@@ -121,7 +159,14 @@ mod tests {
         assert_eq!(d.ip_version, 4);
         assert_eq!(d.ip_len, 20 + 8 + 30);
         assert_eq!(d.src, "10.0.0.2".parse::<IpAddr>().unwrap());
-        assert_eq!(d.transport, Transport::Udp { src_port: 5555, dst_port: 53, payload: &[9u8; 30] });
+        assert_eq!(
+            d.transport,
+            Transport::Udp {
+                src_port: 5555,
+                dst_port: 53,
+                payload: &[9u8; 30]
+            }
+        );
     }
 
     #[test]

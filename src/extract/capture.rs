@@ -12,7 +12,7 @@ use crate::decode::{decode, Transport};
 use crate::drops::{DropCounts, DropReason};
 use crate::flow::{Direction, FlowKey, FlowTable, PacketMeta, Pushed, Stream};
 use crate::ingest::discover::CaptureFile;
-use crate::ingest::reader::{read_capture, ReadError, RawPacket};
+use crate::ingest::reader::{read_capture, RawPacket, ReadError};
 
 /// Limits of one capture's extraction.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +25,10 @@ pub struct ExtractLimits {
 
 impl Default for ExtractLimits {
     fn default() -> Self {
-        ExtractLimits { max_flows: 500_000, max_dns_stream: 2 * (MAX_DNS_MESSAGE + 2) }
+        ExtractLimits {
+            max_flows: 500_000,
+            max_dns_stream: 2 * (MAX_DNS_MESSAGE + 2),
+        }
     }
 }
 
@@ -35,8 +38,13 @@ const DNS_PORT: u16 = 53;
 enum Follow {
     /// No payload seen yet.
     Undecided,
-    Tls { stream: Stream, first_ts: i64 },
-    Dns { stream: Stream },
+    Tls {
+        stream: Stream,
+        first_ts: i64,
+    },
+    Dns {
+        stream: Stream,
+    },
     /// The client sent an HTTP CONNECT: the tunnelled stream (often TLS) starts with its next
     /// payload.
     Tunnel,
@@ -51,7 +59,10 @@ struct TcpDir {
 
 impl TcpDir {
     fn new() -> Self {
-        TcpDir { isn: None, follow: Follow::Undecided }
+        TcpDir {
+            isn: None,
+            follow: Follow::Undecided,
+        }
     }
 }
 
@@ -124,7 +135,12 @@ impl Extractor {
                     self.dns_message(p.ts_us, ends, payload);
                 }
             }
-            Transport::Tcp { seq, flags, payload, .. } => self.tcp_segment(&meta, key, dir, seq, flags.syn, payload),
+            Transport::Tcp {
+                seq,
+                flags,
+                payload,
+                ..
+            } => self.tcp_segment(&meta, key, dir, seq, flags.syn, payload),
             Transport::Icmp { .. } => {}
         }
     }
@@ -173,7 +189,15 @@ impl Extractor {
         }
     }
 
-    fn tcp_segment(&mut self, m: &PacketMeta, key: FlowKey, dir: Direction, seq: u32, syn: bool, payload: &[u8]) {
+    fn tcp_segment(
+        &mut self,
+        m: &PacketMeta,
+        key: FlowKey,
+        dir: Direction,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+    ) {
         if !syn && payload.is_empty() && !self.tcp.contains_key(&key) {
             return;
         }
@@ -182,7 +206,10 @@ impl Extractor {
             self.tcp.clear();
         }
         let idx = usize::from(dir == Direction::In);
-        let dirs = self.tcp.entry(key).or_insert_with(|| [TcpDir::new(), TcpDir::new()]);
+        let dirs = self
+            .tcp
+            .entry(key)
+            .or_insert_with(|| [TcpDir::new(), TcpDir::new()]);
         let d = &mut dirs[idx];
         if syn {
             d.isn.get_or_insert(seq);
@@ -203,9 +230,14 @@ impl Extractor {
                 s
             };
             d.follow = if m.src_port == DNS_PORT || m.dst_port == DNS_PORT {
-                Follow::Dns { stream: new_stream(self.limits.max_dns_stream, d.isn) }
+                Follow::Dns {
+                    stream: new_stream(self.limits.max_dns_stream, d.isn),
+                }
             } else if looks_like_client_hello(payload) {
-                Follow::Tls { stream: new_stream(MAX_TLS_STREAM, d.isn), first_ts: m.ts_us }
+                Follow::Tls {
+                    stream: new_stream(MAX_TLS_STREAM, d.isn),
+                    first_ts: m.ts_us,
+                }
             } else if payload.starts_with(b"CONNECT ") {
                 Follow::Tunnel
             } else {
@@ -282,14 +314,29 @@ impl Extractor {
 /// Endpoints of a DNS exchange: the side on port 53 is the server.
 fn server_side(m: &PacketMeta, transport: L4) -> Endpoints {
     if m.src_port == DNS_PORT {
-        Endpoints { client_ip: m.dst, client_port: m.dst_port, server_ip: m.src, server_port: m.src_port, transport }
+        Endpoints {
+            client_ip: m.dst,
+            client_port: m.dst_port,
+            server_ip: m.src,
+            server_port: m.src_port,
+            transport,
+        }
     } else {
-        Endpoints { client_ip: m.src, client_port: m.src_port, server_ip: m.dst, server_port: m.dst_port, transport }
+        Endpoints {
+            client_ip: m.src,
+            client_port: m.src_port,
+            server_ip: m.dst,
+            server_port: m.dst_port,
+            transport,
+        }
     }
 }
 
 fn is_header_error(e: &ReadError) -> bool {
-    matches!(e, ReadError::Io(_) | ReadError::NotACapture(_) | ReadError::BadHeader)
+    matches!(
+        e,
+        ReadError::Io(_) | ReadError::NotACapture(_) | ReadError::BadHeader
+    )
 }
 
 /// Extracts every row of one capture. Never fails: problems are in the capture row.
@@ -300,18 +347,40 @@ pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutp
     let (summary, status, error) = match result {
         Ok(s) => (s, Status::Ok, None),
         Err((s, e)) => {
-            let status = if is_header_error(&e) { Status::Failed } else { Status::Partial };
+            let status = if is_header_error(&e) {
+                Status::Failed
+            } else {
+                Status::Partial
+            };
             (s, status, Some(e.to_string()))
         }
     };
-    let Extractor { flows, drops, mut dns, mut names, first_ts, last_ts, .. } = ex;
+    let Extractor {
+        flows,
+        drops,
+        mut dns,
+        mut names,
+        first_ts,
+        last_ts,
+        ..
+    } = ex;
     let flows = flows.finish();
     dns.sort_by_key(|r| r.ts_us);
     names.sort_by_key(|r| r.ts_us);
-    let format = summary.format.map(|f| if summary.gzip { format!("{}+gzip", f.name()) } else { f.name().to_string() });
+    let format = summary.format.map(|f| {
+        if summary.gzip {
+            format!("{}+gzip", f.name())
+        } else {
+            f.name().to_string()
+        }
+    });
     let capture = CaptureRow {
         path: file.path.to_string_lossy().into_owned(),
-        file_name: file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        file_name: file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         device_ip: file.device_ip,
         name_ts_us: file.name_ts,
         size_bytes: meta.as_ref().map_or(0, |m| m.len()),
@@ -332,14 +401,24 @@ pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutp
         status,
         error,
     };
-    CaptureOutput { capture, dns, names, flows }
+    CaptureOutput {
+        capture,
+        dns,
+        names,
+        flows,
+    }
 }
 
 /// Extracts from raw packets already in memory (for tests and fuzzing): no file involved.
 pub fn extract_packets<'a>(
     device_ip: Option<IpAddr>,
     packets: impl IntoIterator<Item = RawPacket<'a>>,
-) -> (Vec<DnsRow>, Vec<NameRow>, Vec<crate::flow::Flow>, DropCounts) {
+) -> (
+    Vec<DnsRow>,
+    Vec<NameRow>,
+    Vec<crate::flow::Flow>,
+    DropCounts,
+) {
     let mut ex = Extractor::new(device_ip, ExtractLimits::default());
     for p in packets {
         ex.packet(&p);
@@ -354,8 +433,18 @@ mod tests {
     use etherparse::PacketBuilder;
     use proptest::prelude::*;
 
-    fn tcp(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16, seq: u32, syn: bool, payload: &[u8]) -> Vec<u8> {
-        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sp, dp, seq, 1000);
+    fn tcp(
+        src: [u8; 4],
+        sp: u16,
+        dst: [u8; 4],
+        dp: u16,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src, dst, 64)
+            .tcp(sp, dp, seq, 1000);
         let b = if syn { b.syn() } else { b.ack(1) };
         let mut out = Vec::new();
         b.write(&mut out, payload).unwrap();
@@ -363,7 +452,12 @@ mod tests {
     }
 
     fn pkt(ts: i64, data: &[u8]) -> RawPacket<'_> {
-        RawPacket { ts_us: ts, link_type: 1, data, orig_len: data.len() as u32 }
+        RawPacket {
+            ts_us: ts,
+            link_type: 1,
+            data,
+            orig_len: data.len() as u32,
+        }
     }
 
     #[test]
@@ -380,8 +474,13 @@ mod tests {
             tcp(dev, 40000, srv, 443, 1100, false, b),
             tcp(dev, 40000, srv, 443, 1100, false, b),
         ];
-        let (_, names, flows, drops) =
-            extract_packets(Some("192.168.1.5".parse().unwrap()), frames.iter().enumerate().map(|(i, f)| pkt(10 + i as i64, f)));
+        let (_, names, flows, drops) = extract_packets(
+            Some("192.168.1.5".parse().unwrap()),
+            frames
+                .iter()
+                .enumerate()
+                .map(|(i, f)| pkt(10 + i as i64, f)),
+        );
         assert_eq!(names.len(), 1);
         assert_eq!(names[0].name.as_deref(), Some("iot.example.com"));
         assert_eq!(names[0].ts_us, 11);
@@ -409,7 +508,9 @@ mod tests {
         ];
         let (dns, _, _, drops) = extract_packets(None, frames.iter().map(|f| pkt(5, f)));
         assert_eq!(dns.len(), 9, "3 messages × 3 records");
-        assert!(dns.iter().all(|r| r.ends.transport == L4::Tcp && r.ends.server_port == 53));
+        assert!(dns
+            .iter()
+            .all(|r| r.ends.transport == L4::Tcp && r.ends.server_port == 53));
         assert_eq!(drops.total(), 0);
     }
 
@@ -417,7 +518,9 @@ mod tests {
     fn mdns_and_llmnr_are_not_dns() {
         let resp = crate::extract::dns::tests::sample_response();
         let mk = |sp: u16, dp: u16| {
-            let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [224, 0, 0, 251], 1).udp(sp, dp);
+            let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+                .ipv4([10, 0, 0, 1], [224, 0, 0, 251], 1)
+                .udp(sp, dp);
             let mut out = Vec::new();
             b.write(&mut out, &resp).unwrap();
             out

@@ -58,7 +58,11 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
     }
     let m = match Message::from_vec(msg) {
         Ok(m) => m,
-        Err(_) => return Err(Malformed { header: header_only(msg) }),
+        Err(_) => {
+            return Err(Malformed {
+                header: header_only(msg),
+            })
+        }
     };
     let rcode = rcode_name(msg[3] & 0x0f);
     let (query, qtype) = match m.queries.first() {
@@ -79,7 +83,13 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
         let rr_name = name_text(&rr.name);
         let rr_type = type_name(rr.record_type());
         let mut push = |value: String| {
-            answers.push(Answer { section, rr_name: rr_name.clone(), rr_type: rr_type.clone(), ttl: rr.ttl, value })
+            answers.push(Answer {
+                section,
+                rr_name: rr_name.clone(),
+                rr_type: rr_type.clone(),
+                ttl: rr.ttl,
+                value,
+            })
         };
         match &rr.data {
             RData::A(a) => push(a.0.to_string()),
@@ -92,7 +102,13 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
             other => push(escape_text(other.to_string().as_bytes())),
         }
     }
-    Ok(Some(Response { txid: m.metadata.id, query, qtype, rcode, answers }))
+    Ok(Some(Response {
+        txid: m.metadata.id,
+        query,
+        qtype,
+        rcode,
+        answers,
+    }))
 }
 
 fn svcb_answers(s: &hickory_proto::rr::rdata::SVCB, owner: &str, push: &mut impl FnMut(String)) {
@@ -117,7 +133,11 @@ fn svcb_answers(s: &hickory_proto::rr::rdata::SVCB, owner: &str, push: &mut impl
     if !any {
         // "." as target means the owner name itself (RFC 9460 §2.5).
         let target = name_text(&s.target_name);
-        push(if target == "." { owner.to_string() } else { target });
+        push(if target == "." {
+            owner.to_string()
+        } else {
+            target
+        });
     }
 }
 
@@ -173,7 +193,13 @@ fn header_only(msg: &[u8]) -> Option<Response> {
     } else {
         (None, None)
     };
-    Some(Response { txid, query, qtype, rcode, answers: Vec::new() })
+    Some(Response {
+        txid,
+        query,
+        qtype,
+        rcode,
+        answers: Vec::new(),
+    })
 }
 
 /// Normalised text of a name.
@@ -205,7 +231,10 @@ pub fn type_name_of(code: u16) -> String {
         255 => "ANY".into(),
         _ => {
             let s = t.to_string();
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            if !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            {
                 s
             } else {
                 format!("TYPE{code}")
@@ -258,12 +287,26 @@ pub(crate) mod tests {
         assert_eq!(r.qtype.as_deref(), Some("A"));
         assert_eq!(r.rcode, "NOERROR");
         assert!(r.answers.iter().all(|a| a.section == "answer"));
-        let got: Vec<_> = r.answers.iter().map(|a| (a.rr_name.as_str(), a.rr_type.as_str(), a.ttl, a.value.as_str())).collect();
-        assert_eq!(got, vec![
-            ("www.example.com", "CNAME", 60, "cdn.example.net"),
-            ("cdn.example.net", "A", 30, "1.2.3.4"),
-            ("cdn.example.net", "AAAA", 30, "2001:db8::1"),
-        ]);
+        let got: Vec<_> = r
+            .answers
+            .iter()
+            .map(|a| {
+                (
+                    a.rr_name.as_str(),
+                    a.rr_type.as_str(),
+                    a.ttl,
+                    a.value.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("www.example.com", "CNAME", 60, "cdn.example.net"),
+                ("cdn.example.net", "A", 30, "1.2.3.4"),
+                ("cdn.example.net", "AAAA", 30, "2001:db8::1"),
+            ]
+        );
     }
 
     #[test]
@@ -271,7 +314,10 @@ pub(crate) mod tests {
         let mut m = vec![0, 1, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(b"\x04nope\x00\x00\x1c\x00\x01");
         let r = parse_response(&m).unwrap().unwrap();
-        assert_eq!((r.rcode.as_str(), r.answers.len(), r.qtype.as_deref()), ("NXDOMAIN", 0, Some("AAAA")));
+        assert_eq!(
+            (r.rcode.as_str(), r.answers.len(), r.qtype.as_deref()),
+            ("NXDOMAIN", 0, Some("AAAA"))
+        );
         m[2] = 0x01;
         assert_eq!(parse_response(&m), Ok(None));
     }
@@ -309,7 +355,10 @@ pub(crate) mod tests {
         let m = sample_response();
         for cut in 0..m.len() {
             let r = parse_response(&m[..cut]);
-            assert!(r.is_err() || r.unwrap().is_some_and(|r| r.answers.len() < 3), "cut {cut}");
+            assert!(
+                r.is_err() || r.unwrap().is_some_and(|r| r.answers.len() < 3),
+                "cut {cut}"
+            );
         }
     }
 }

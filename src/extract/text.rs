@@ -72,7 +72,10 @@ mod tests {
     fn normalises() {
         assert_eq!(normalize_name(b"WWW.Example.COM."), "www.example.com");
         assert_eq!(normalize_name(b"a\x00b\xffc"), "a\\x00b\\xffc");
-        assert_eq!(normalize_labels([&b"A.b"[..], b"C"].into_iter()), "a\\x2eb.c");
+        assert_eq!(
+            normalize_labels([&b"A.b"[..], b"C"].into_iter()),
+            "a\\x2eb.c"
+        );
         assert_eq!(normalize_labels(std::iter::empty()), ".");
         assert_eq!(escape_text(b"Hi\\\n"), "Hi\\x5c\\x0a");
         assert!(normalize_name(&[0u8; 5000]).len() <= MAX_NAME + 4);

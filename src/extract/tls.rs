@@ -6,8 +6,8 @@
 //! message is there (bounded by [`MAX_CLIENT_HELLO`]).
 
 use tls_parser::{
-    parse_tls_client_hello_extensions, parse_tls_message_handshake, parse_tls_raw_record, TlsExtension,
-    TlsMessage, TlsMessageHandshake,
+    parse_tls_client_hello_extensions, parse_tls_message_handshake, parse_tls_raw_record,
+    TlsExtension, TlsMessage, TlsMessageHandshake,
 };
 
 use super::text::{escape_text, normalize_name};
@@ -66,7 +66,11 @@ pub fn parse_client_hello(stream: &[u8]) -> Progress {
         }
         let rec_len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
         if rest.len() < 5 + rec_len {
-            return if 5 + rec_len > MAX_TLS_STREAM { Progress::Malformed } else { Progress::NeedMore };
+            return if 5 + rec_len > MAX_TLS_STREAM {
+                Progress::Malformed
+            } else {
+                Progress::NeedMore
+            };
         }
         let (after, rec) = match parse_tls_raw_record(rest) {
             Ok(v) => v,
@@ -75,7 +79,8 @@ pub fn parse_client_hello(stream: &[u8]) -> Progress {
         hs.extend_from_slice(rec.data);
         rest = after;
         if hs.len() >= 4 {
-            let need = 4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
+            let need =
+                4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
             if need > MAX_CLIENT_HELLO {
                 return Progress::Malformed;
             }
@@ -90,12 +95,18 @@ pub fn parse_client_hello(stream: &[u8]) -> Progress {
 }
 
 fn parse_handshake(hs: &[u8]) -> Progress {
-    let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) = parse_tls_message_handshake(hs)
+    let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) =
+        parse_tls_message_handshake(hs)
     else {
         return Progress::Malformed;
     };
-    let mut out = ClientHello { version: Some(version_name(ch.version.0)), ..Default::default() };
-    let Some(ext) = ch.ext else { return Progress::Hello(out) };
+    let mut out = ClientHello {
+        version: Some(version_name(ch.version.0)),
+        ..Default::default()
+    };
+    let Some(ext) = ch.ext else {
+        return Progress::Hello(out);
+    };
     let Ok((_, exts)) = parse_tls_client_hello_extensions(ext) else {
         return Progress::Malformed;
     };
@@ -103,16 +114,26 @@ fn parse_handshake(hs: &[u8]) -> Progress {
         match e {
             TlsExtension::SNI(list) => {
                 if out.sni.is_none() {
-                    out.sni = list.iter().find(|(t, _)| t.0 == 0).map(|(_, n)| normalize_name(n));
+                    out.sni = list
+                        .iter()
+                        .find(|(t, _)| t.0 == 0)
+                        .map(|(_, n)| normalize_name(n));
                 }
             }
             TlsExtension::ALPN(list) => {
-                let protos: Vec<String> =
-                    list.iter().map(|p| escape_text(p).replace(',', "\\x2c")).collect();
+                let protos: Vec<String> = list
+                    .iter()
+                    .map(|p| escape_text(p).replace(',', "\\x2c"))
+                    .collect();
                 out.alpn = Some(protos.join(","));
             }
             TlsExtension::SupportedVersions(vs) => {
-                if let Some(best) = vs.iter().map(|v| v.0).filter(|v| !is_grease(*v)).max_by_key(|v| version_rank(*v)) {
+                if let Some(best) = vs
+                    .iter()
+                    .map(|v| v.0)
+                    .filter(|v| !is_grease(*v))
+                    .max_by_key(|v| version_rank(*v))
+                {
                     out.version = Some(version_name(best));
                 }
             }
@@ -196,7 +217,9 @@ pub(crate) mod tests {
     #[test]
     fn parses_sni_alpn_version() {
         let ch = client_hello("Example.COM", 10, 16384);
-        let Progress::Hello(h) = parse_client_hello(&ch) else { panic!() };
+        let Progress::Hello(h) = parse_client_hello(&ch) else {
+            panic!()
+        };
         assert_eq!(h.sni.as_deref(), Some("example.com"));
         assert_eq!(h.alpn.as_deref(), Some("h2,http/1.1"));
         assert_eq!(h.version.as_deref(), Some("TLS 1.3"));
@@ -207,7 +230,11 @@ pub(crate) mod tests {
         let ch = client_hello("big.example", 3000, 1000);
         assert!(matches!(parse_client_hello(&ch), Progress::Hello(_)));
         for cut in 1..ch.len() {
-            assert_eq!(parse_client_hello(&ch[..cut]), Progress::NeedMore, "cut {cut}");
+            assert_eq!(
+                parse_client_hello(&ch[..cut]),
+                Progress::NeedMore,
+                "cut {cut}"
+            );
         }
         assert_eq!(parse_client_hello(b"GET / HTTP/1.1"), Progress::NotTls);
         assert_eq!(parse_client_hello(&[]), Progress::NotTls);

@@ -4,4 +4,6 @@ pub mod stream;
 pub mod table;
 
 pub use stream::{Pushed, Stream};
-pub use table::{is_local_address, Direction, Flow, FlowKey, FlowStats, FlowTable, Initiator, PacketMeta};
+pub use table::{
+    is_local_address, Direction, Flow, FlowKey, FlowStats, FlowTable, Initiator, PacketMeta,
+};

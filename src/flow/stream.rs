@@ -35,7 +35,15 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(cap: usize) -> Self {
-        Stream { next: None, buf: Vec::new(), start: 0, pending: Vec::new(), pending_bytes: 0, cap, overflowed: false }
+        Stream {
+            next: None,
+            buf: Vec::new(),
+            start: 0,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            cap,
+            overflowed: false,
+        }
     }
 
     /// Records the initial sequence number from a SYN.
@@ -69,7 +77,11 @@ impl Stream {
     /// Adds a segment's payload.
     pub fn push(&mut self, seq: u32, data: &[u8]) -> Pushed {
         if data.is_empty() || self.overflowed {
-            return if self.overflowed && !data.is_empty() { Pushed::Overflow } else { Pushed::Nothing };
+            return if self.overflowed && !data.is_empty() {
+                Pushed::Overflow
+            } else {
+                Pushed::Nothing
+            };
         }
         let next = *self.next.get_or_insert(seq);
         let diff = seq.wrapping_sub(next) as i32;
@@ -94,7 +106,8 @@ impl Stream {
                 diff <= 0 && (diff.unsigned_abs() as usize) < d.len()
             }) else {
                 // Throw away segments that are entirely old.
-                self.pending.retain(|(s, _)| (s.wrapping_sub(next) as i32) > 0);
+                self.pending
+                    .retain(|(s, _)| (s.wrapping_sub(next) as i32) > 0);
                 self.pending_bytes = self.pending.iter().map(|(_, d)| d.len()).sum();
                 break;
             };

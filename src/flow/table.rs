@@ -84,11 +84,13 @@ pub struct PacketMeta {
 /// True for addresses that belong to the local network side.
 pub fn is_local_address(ip: &IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local() || v4.is_loopback() || {
-            // 100.64.0.0/10 carrier-grade NAT.
-            let o = v4.octets();
-            o[0] == 100 && (o[1] & 0xc0) == 64
-        },
+        IpAddr::V4(v4) => {
+            v4.is_private() || v4.is_link_local() || v4.is_loopback() || {
+                // 100.64.0.0/10 carrier-grade NAT.
+                let o = v4.octets();
+                o[0] == 100 && (o[1] & 0xc0) == 64
+            }
+        }
         IpAddr::V6(v6) => {
             let s = v6.segments();
             v6.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
@@ -111,13 +113,31 @@ impl FlowTable {
     /// `cap` bounds the number of live flows; when it is reached every live flow is flushed
     /// (so a long flow can then give more than one row) and `overflows` counts it.
     pub fn new(device_ip: Option<IpAddr>, cap: usize) -> Self {
-        FlowTable { device_ip, map: HashMap::new(), cap: cap.max(1), evicted: Vec::new(), overflows: 0 }
+        FlowTable {
+            device_ip,
+            map: HashMap::new(),
+            cap: cap.max(1),
+            evicted: Vec::new(),
+            overflows: 0,
+        }
     }
 
     /// Orients a packet without recording it.
     pub fn orient(&self, m: &PacketMeta) -> (FlowKey, Direction) {
-        let out = FlowKey { proto: m.proto, local_ip: m.src, local_port: m.src_port, remote_ip: m.dst, remote_port: m.dst_port };
-        let inb = FlowKey { proto: m.proto, local_ip: m.dst, local_port: m.dst_port, remote_ip: m.src, remote_port: m.src_port };
+        let out = FlowKey {
+            proto: m.proto,
+            local_ip: m.src,
+            local_port: m.src_port,
+            remote_ip: m.dst,
+            remote_port: m.dst_port,
+        };
+        let inb = FlowKey {
+            proto: m.proto,
+            local_ip: m.dst,
+            local_port: m.dst_port,
+            remote_ip: m.src,
+            remote_port: m.src_port,
+        };
         if let Some(dev) = self.device_ip {
             if m.src == dev && m.dst != dev {
                 return (out, Direction::Out);
@@ -143,7 +163,8 @@ impl FlowTable {
         let (key, dir) = self.orient(m);
         if !self.map.contains_key(&key) && self.map.len() >= self.cap {
             self.overflows += 1;
-            self.evicted.extend(self.map.drain().map(|(key, stats)| Flow { key, stats }));
+            self.evicted
+                .extend(self.map.drain().map(|(key, stats)| Flow { key, stats }));
         }
         let stats = self.map.entry(key).or_insert_with(|| FlowStats {
             ip_version: m.ip_version,
@@ -179,7 +200,11 @@ impl FlowTable {
                 // SYN: the sender opens; SYN+ACK: the receiver opened.
                 let sender_local = dir == Direction::Out;
                 let opener_local = if f.ack { !sender_local } else { sender_local };
-                stats.initiator = if opener_local { Initiator::Local } else { Initiator::Remote };
+                stats.initiator = if opener_local {
+                    Initiator::Local
+                } else {
+                    Initiator::Remote
+                };
             }
         }
         (key, dir)
@@ -215,17 +240,34 @@ mod tests {
     #[test]
     fn device_point_of_view_and_initiator() {
         let mut t = FlowTable::new(Some("192.168.1.5".parse().unwrap()), 100);
-        let syn = TcpFlags { syn: true, ..Default::default() };
-        let synack = TcpFlags { syn: true, ack: true, ..Default::default() };
+        let syn = TcpFlags {
+            syn: true,
+            ..Default::default()
+        };
+        let synack = TcpFlags {
+            syn: true,
+            ack: true,
+            ..Default::default()
+        };
         t.record(&meta("192.168.1.5", 40000, "52.1.1.1", 443, 10, Some(syn)));
-        t.record(&meta("52.1.1.1", 443, "192.168.1.5", 40000, 20, Some(synack)));
+        t.record(&meta(
+            "52.1.1.1",
+            443,
+            "192.168.1.5",
+            40000,
+            20,
+            Some(synack),
+        ));
         // A flow where we only see the SYN+ACK from the device: the remote opened it.
         t.record(&meta("192.168.1.5", 80, "52.1.1.2", 5000, 30, Some(synack)));
         let flows = t.finish();
         assert_eq!(flows.len(), 2);
         let f = &flows[0];
         assert_eq!(f.key.local_port, 40000);
-        assert_eq!((f.stats.packets_out, f.stats.packets_in, f.stats.bytes_in), (1, 1, 100));
+        assert_eq!(
+            (f.stats.packets_out, f.stats.packets_in, f.stats.bytes_in),
+            (1, 1, 100)
+        );
         assert_eq!(f.stats.initiator, Initiator::Local);
         assert_eq!((f.stats.first_ts, f.stats.last_ts), (10, 20));
         assert_eq!(flows[1].stats.initiator, Initiator::Remote);
@@ -241,7 +283,10 @@ mod tests {
         assert_eq!(flows[0].key.local_ip, "10.0.0.9".parse::<IpAddr>().unwrap());
         assert_eq!(flows[0].stats.initiator, Initiator::Remote);
         assert_eq!(flows[1].key.local_ip, "fe80::1".parse::<IpAddr>().unwrap());
-        assert_eq!((flows[1].stats.packets_out, flows[1].stats.packets_in), (1, 1));
+        assert_eq!(
+            (flows[1].stats.packets_out, flows[1].stats.packets_in),
+            (1, 1)
+        );
     }
 
     #[test]

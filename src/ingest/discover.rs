@@ -56,7 +56,10 @@ pub struct Discovery {
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -81,12 +84,17 @@ pub fn discover_root(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, D
     };
     let meta = fs::metadata(root).map_err(io(root))?;
     if !meta.is_dir() {
-        return Err(DiscoverError::Invalid(format!("--root {} is not a directory", root.display())));
+        return Err(DiscoverError::Invalid(format!(
+            "--root {} is not a directory",
+            root.display()
+        )));
     }
     let mut devices: Vec<(String, PathBuf)> = Vec::new();
     for entry in fs::read_dir(root).map_err(io(root))? {
         let entry = entry.map_err(io(root))?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         if name.starts_with('.') || !entry.path().is_dir() {
             continue;
         }
@@ -119,7 +127,10 @@ pub fn discover_root(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, D
         }
         files.sort();
         for path in files {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if !looks_like_capture(&name) {
                 continue;
             }
@@ -137,8 +148,10 @@ pub fn discover_list(
     device: Option<&str>,
     opts: &DiscoverOptions,
 ) -> Result<Discovery, DiscoverError> {
-    let text = fs::read_to_string(list)
-        .map_err(|source| DiscoverError::Io { path: list.to_path_buf(), source })?;
+    let text = fs::read_to_string(list).map_err(|source| DiscoverError::Io {
+        path: list.to_path_buf(),
+        source,
+    })?;
     let base = list.parent().unwrap_or(Path::new("."));
     let mut out = Discovery::default();
     for line in text.lines() {
@@ -152,7 +165,11 @@ pub fn discover_list(
         }
         let dev = match device {
             Some(d) => d.to_string(),
-            None => match path.parent().and_then(Path::parent).and_then(Path::file_name) {
+            None => match path
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+            {
                 Some(d) => d.to_string_lossy().into_owned(),
                 None => {
                     out.skipped.push(Skipped {
@@ -164,7 +181,10 @@ pub fn discover_list(
             },
         };
         if !path.is_file() {
-            out.skipped.push(Skipped { path, reason: "listed file does not exist".into() });
+            out.skipped.push(Skipped {
+                path,
+                reason: "listed file does not exist".into(),
+            });
             continue;
         }
         if !opts.devices.is_empty() && device.is_none() && !opts.devices.contains(&dev) {
@@ -177,7 +197,10 @@ pub fn discover_list(
 }
 
 fn classify(path: PathBuf, device: String, opts: &DiscoverOptions, out: &mut Discovery) {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (name_ts, device_ip, rotation, year, month) = match parse_capture_name(&name) {
         Some(p) => (Some(p.ts_us), p.device_ip, p.rotation, p.year, p.month),
         None if opts.date_from_packets => match first_packet_ts(&path) {
@@ -194,7 +217,10 @@ fn classify(path: PathBuf, device: String, opts: &DiscoverOptions, out: &mut Dis
                 return;
             }
             Err(e) => {
-                out.skipped.push(Skipped { path, reason: format!("cannot date by first packet: {e}") });
+                out.skipped.push(Skipped {
+                    path,
+                    reason: format!("cannot date by first packet: {e}"),
+                });
                 return;
             }
         },
@@ -213,21 +239,31 @@ fn classify(path: PathBuf, device: String, opts: &DiscoverOptions, out: &mut Dis
     if !opts.months.is_empty() && !opts.months.contains(&(year, month)) {
         return;
     }
-    out.captures.push(CaptureFile { path, device, name_ts, device_ip, year, month, rotation });
+    out.captures.push(CaptureFile {
+        path,
+        device,
+        name_ts,
+        device_ip,
+        year,
+        month,
+        rotation,
+    });
 }
 
 fn finish(out: &mut Discovery) {
     out.captures.sort_by(|a, b| {
-        (&a.device, a.year, a.month, a.name_ts, a.rotation, &a.path).cmp(&(
-            &b.device, b.year, b.month, b.name_ts, b.rotation, &b.path,
-        ))
+        (&a.device, a.year, a.month, a.name_ts, a.rotation, &a.path)
+            .cmp(&(&b.device, b.year, b.month, b.name_ts, b.rotation, &b.path))
     });
-    out.captures.dedup_by(|a, b| a.path == b.path && a.device == b.device);
+    out.captures
+        .dedup_by(|a, b| a.path == b.path && a.device == b.device);
 }
 
 /// Parses `YYYY-MM` as given to `--months`.
 pub fn parse_year_month(s: &str) -> Result<(i32, u32), String> {
-    let (y, m) = s.split_once('-').ok_or_else(|| format!("{s:?} is not YYYY-MM"))?;
+    let (y, m) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?} is not YYYY-MM"))?;
     let y: i32 = y.parse().map_err(|_| format!("{s:?} is not YYYY-MM"))?;
     let m: u32 = m.parse().map_err(|_| format!("{s:?} is not YYYY-MM"))?;
     if y.to_string().len() != 4 || !(1..=12).contains(&m) {
@@ -266,12 +302,21 @@ mod tests {
         fs::write(exp.join("2024-01-01_10.00.00_192.168.1.5.pcap"), b"x").unwrap();
         fs::write(exp.join("garbage.pcap"), b"x").unwrap();
         fs::write(exp.join("README"), b"x").unwrap();
-        let opts = DiscoverOptions { experiment: "ctrl2".into(), years: vec![2025], ..Default::default() };
+        let opts = DiscoverOptions {
+            experiment: "ctrl2".into(),
+            years: vec![2025],
+            ..Default::default()
+        };
         let d = discover_root(dir.path(), &opts).unwrap();
         assert_eq!(d.captures.len(), 2);
-        assert!(d.captures[0].path.ends_with("2025-07-01_10.00.00_192.168.1.5.pcap"));
+        assert!(d.captures[0]
+            .path
+            .ends_with("2025-07-01_10.00.00_192.168.1.5.pcap"));
         assert_eq!(d.skipped.len(), 1);
-        let bad = DiscoverOptions { devices: vec!["nope".into()], ..opts };
+        let bad = DiscoverOptions {
+            devices: vec!["nope".into()],
+            ..opts
+        };
         assert!(discover_root(dir.path(), &bad).is_err());
     }
 }

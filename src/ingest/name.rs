@@ -68,7 +68,13 @@ pub fn parse_capture_name(name: &str) -> Option<ParsedName> {
     let device_ip = ip_text.parse::<IpAddr>().ok();
     let days = days_from_civil(year, month, day);
     let ts_us = ((days * 86_400) + i64::from(hour * 3600 + min * 60 + sec)) * 1_000_000;
-    Some(ParsedName { ts_us, year, month, device_ip, rotation })
+    Some(ParsedName {
+        ts_us,
+        year,
+        month,
+        device_ip,
+        rotation,
+    })
 }
 
 fn is_leap(y: i32) -> bool {
@@ -123,7 +129,12 @@ mod tests {
         let p = parse_capture_name("2025-07-01_00.00.00_fd00::12.pcapng2.gz").unwrap();
         assert_eq!(p.rotation, 2);
         assert_eq!(p.device_ip, Some("fd00::12".parse().unwrap()));
-        assert_eq!(parse_capture_name("2025-07-01_00.00.00_x.pcap1").unwrap().device_ip, None);
+        assert_eq!(
+            parse_capture_name("2025-07-01_00.00.00_x.pcap1")
+                .unwrap()
+                .device_ip,
+            None
+        );
     }
 
     #[test]
@@ -145,7 +156,13 @@ mod tests {
 
     #[test]
     fn civil_round_trip() {
-        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2016, 6, 9), (2025, 12, 31), (1969, 12, 31)] {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (2016, 6, 9),
+            (2025, 12, 31),
+            (1969, 12, 31),
+        ] {
             let days = days_from_civil(y, m, d);
             assert_eq!(year_month_of_us(days * 86_400_000_000 + 5), (y, m));
         }

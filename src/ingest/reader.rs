@@ -11,7 +11,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header};
+use pcap_parser::pcap::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+};
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
 
 /// Largest packet record accepted (tshark's WTAP_MAX_PACKET_SIZE_STANDARD).
@@ -66,7 +68,11 @@ pub enum ReadError {
     #[error("corrupt capture header")]
     BadHeader,
     #[error("record at byte {offset} claims {caplen} captured bytes (limit {limit})")]
-    RecordTooLarge { offset: u64, caplen: u64, limit: usize },
+    RecordTooLarge {
+        offset: u64,
+        caplen: u64,
+        limit: usize,
+    },
     #[error("file ends inside a record at byte {offset} (truncated capture)")]
     Truncated { offset: u64 },
     #[error("corrupt record at byte {offset}: {what}")]
@@ -87,8 +93,18 @@ pub struct ReadSummary {
 
 /// Byte source: a memory map (or small owned buffer) or a decompressing stream.
 enum Source {
-    Whole { data: Whole, pos: usize },
-    Stream { reader: Box<dyn Read + Send>, buf: Vec<u8>, start: usize, end: usize, eof: bool, consumed: u64 },
+    Whole {
+        data: Whole,
+        pos: usize,
+    },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        buf: Vec<u8>,
+        start: usize,
+        end: usize,
+        eof: bool,
+        consumed: u64,
+    },
 }
 
 enum Whole {
@@ -109,7 +125,9 @@ impl Source {
     fn available(&self) -> &[u8] {
         match self {
             Source::Whole { data, pos } => data.bytes().get(*pos..).unwrap_or(&[]),
-            Source::Stream { buf, start, end, .. } => &buf[*start..*end],
+            Source::Stream {
+                buf, start, end, ..
+            } => &buf[*start..*end],
         }
     }
 
@@ -123,7 +141,9 @@ impl Source {
     fn consume(&mut self, n: usize) {
         match self {
             Source::Whole { pos, .. } => *pos += n,
-            Source::Stream { start, consumed, .. } => {
+            Source::Stream {
+                start, consumed, ..
+            } => {
                 *start += n;
                 *consumed += n as u64;
             }
@@ -134,30 +154,35 @@ impl Source {
     fn refill(&mut self, want: usize) -> io::Result<bool> {
         match self {
             Source::Whole { .. } => Ok(self.available().len() >= want),
-            Source::Stream { reader, buf, start, end, eof, .. } => {
-                loop {
-                    if *end - *start >= want {
-                        return Ok(true);
-                    }
-                    if *eof {
-                        return Ok(false);
-                    }
-                    if *start > 0 {
-                        buf.copy_within(*start..*end, 0);
-                        *end -= *start;
-                        *start = 0;
-                    }
-                    let need = want.max(STREAM_CHUNK);
-                    if buf.len() < need {
-                        buf.resize(need, 0);
-                    }
-                    let n = reader.read(&mut buf[*end..])?;
-                    if n == 0 {
-                        *eof = true;
-                    }
-                    *end += n;
+            Source::Stream {
+                reader,
+                buf,
+                start,
+                end,
+                eof,
+                ..
+            } => loop {
+                if *end - *start >= want {
+                    return Ok(true);
                 }
-            }
+                if *eof {
+                    return Ok(false);
+                }
+                if *start > 0 {
+                    buf.copy_within(*start..*end, 0);
+                    *end -= *start;
+                    *start = 0;
+                }
+                let need = want.max(STREAM_CHUNK);
+                if buf.len() < need {
+                    buf.resize(need, 0);
+                }
+                let n = reader.read(&mut buf[*end..])?;
+                if n == 0 {
+                    *eof = true;
+                }
+                *end += n;
+            },
         }
     }
 }
@@ -175,7 +200,14 @@ fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
         let file = File::open(path)?;
         let reader = flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, file));
         return Ok((
-            Source::Stream { reader: Box::new(reader), buf: Vec::new(), start: 0, end: 0, eof: false, consumed: 0 },
+            Source::Stream {
+                reader: Box::new(reader),
+                buf: Vec::new(),
+                start: 0,
+                end: 0,
+                eof: false,
+                consumed: 0,
+            },
             true,
         ));
     }
@@ -200,8 +232,16 @@ struct Interface {
 }
 
 enum Framer {
-    Pcap { big_endian: bool, nanos: bool, modified: bool, link_type: u32 },
-    PcapNg { big_endian: bool, interfaces: Vec<Interface> },
+    Pcap {
+        big_endian: bool,
+        nanos: bool,
+        modified: bool,
+        link_type: u32,
+    },
+    PcapNg {
+        big_endian: bool,
+        interfaces: Vec<Interface>,
+    },
 }
 
 /// One step of the framer over the bytes available.
@@ -213,7 +253,11 @@ enum Step<'a> {
 
 fn u32_at(b: &[u8], at: usize, big_endian: bool) -> Option<u32> {
     let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-    Some(if big_endian { u32::from_be_bytes(s) } else { u32::from_le_bytes(s) })
+    Some(if big_endian {
+        u32::from_be_bytes(s)
+    } else {
+        u32::from_le_bytes(s)
+    })
 }
 
 fn ts_from_units(ts: u64, units: u64, offset_s: i64) -> i64 {
@@ -225,12 +269,23 @@ fn ts_from_units(ts: u64, units: u64, offset_s: i64) -> i64 {
 impl Framer {
     fn step<'a>(&mut self, b: &'a [u8], offset: u64) -> Result<Step<'a>, ReadError> {
         match self {
-            Framer::Pcap { big_endian, nanos, modified, link_type } => {
+            Framer::Pcap {
+                big_endian,
+                nanos,
+                modified,
+                link_type,
+            } => {
                 let hdr = if *modified { 24 } else { 16 };
-                let Some(caplen) = u32_at(b, 8, *big_endian) else { return Ok(Step::NeedMore(hdr)) };
+                let Some(caplen) = u32_at(b, 8, *big_endian) else {
+                    return Ok(Step::NeedMore(hdr));
+                };
                 let caplen = caplen as usize;
                 if caplen > MAX_CAPLEN {
-                    return Err(ReadError::RecordTooLarge { offset, caplen: caplen as u64, limit: MAX_CAPLEN });
+                    return Err(ReadError::RecordTooLarge {
+                        offset,
+                        caplen: caplen as u64,
+                        limit: MAX_CAPLEN,
+                    });
                 }
                 if b.len() < hdr + caplen {
                     return Ok(Step::NeedMore(hdr + caplen));
@@ -242,17 +297,28 @@ impl Framer {
                 } else {
                     parse_pcap_frame(b)
                 };
-                let (_, blk) = parsed.map_err(|e| ReadError::Corrupt { offset, what: format!("{e:?}") })?;
+                let (_, blk) = parsed.map_err(|e| ReadError::Corrupt {
+                    offset,
+                    what: format!("{e:?}"),
+                })?;
                 let frac = i64::from(blk.ts_usec);
                 let sub_us = if *nanos { frac / 1000 } else { frac };
                 let ts_us = i64::from(blk.ts_sec) * 1_000_000 + sub_us;
                 let data = &blk.data[..blk.data.len().min(caplen)];
                 Ok(Step::Packet(
-                    RawPacket { ts_us, link_type: *link_type, data, orig_len: blk.origlen },
+                    RawPacket {
+                        ts_us,
+                        link_type: *link_type,
+                        data,
+                        orig_len: blk.origlen,
+                    },
                     hdr + caplen,
                 ))
             }
-            Framer::PcapNg { big_endian, interfaces } => {
+            Framer::PcapNg {
+                big_endian,
+                interfaces,
+            } => {
                 if b.len() < 12 {
                     return Ok(Step::NeedMore(12));
                 }
@@ -262,17 +328,29 @@ impl Framer {
                     match u32_at(b, 8, false) {
                         Some(0x1a2b_3c4d) => false,
                         Some(0x4d3c_2b1a) => true,
-                        _ => return Err(ReadError::Corrupt { offset, what: "bad section byte-order magic".into() }),
+                        _ => {
+                            return Err(ReadError::Corrupt {
+                                offset,
+                                what: "bad section byte-order magic".into(),
+                            })
+                        }
                     }
                 } else {
                     *big_endian
                 };
                 let len = u32_at(b, 4, be).unwrap_or(0) as usize;
                 if len < 12 || len % 4 != 0 {
-                    return Err(ReadError::Corrupt { offset, what: format!("block length {len}") });
+                    return Err(ReadError::Corrupt {
+                        offset,
+                        what: format!("block length {len}"),
+                    });
                 }
                 if len > MAX_BLOCK {
-                    return Err(ReadError::RecordTooLarge { offset, caplen: len as u64, limit: MAX_BLOCK });
+                    return Err(ReadError::RecordTooLarge {
+                        offset,
+                        caplen: len as u64,
+                        limit: MAX_BLOCK,
+                    });
                 }
                 if b.len() < len {
                     return Ok(Step::NeedMore(len));
@@ -281,10 +359,19 @@ impl Framer {
                 let block_type = u32_at(b, 0, be).unwrap_or(0);
                 if block_type == 2 {
                     // Obsolete Packet Block: if_id u16, drops u16, ts_high, ts_low, caplen, len, data.
-                    return Ok(self.obsolete_packet(block_bytes, be, offset)?.map_or(Step::Skip(len), |p| Step::Packet(p, len)));
+                    return Ok(self
+                        .obsolete_packet(block_bytes, be, offset)?
+                        .map_or(Step::Skip(len), |p| Step::Packet(p, len)));
                 }
-                let parsed = if be { parse_block_be(block_bytes) } else { parse_block_le(block_bytes) };
-                let (_, block) = parsed.map_err(|e| ReadError::Corrupt { offset, what: format!("{e:?}") })?;
+                let parsed = if be {
+                    parse_block_be(block_bytes)
+                } else {
+                    parse_block_le(block_bytes)
+                };
+                let (_, block) = parsed.map_err(|e| ReadError::Corrupt {
+                    offset,
+                    what: format!("{e:?}"),
+                })?;
                 match block {
                     Block::SectionHeader(_) => {
                         *big_endian = be;
@@ -293,7 +380,10 @@ impl Framer {
                     }
                     Block::InterfaceDescription(idb) => {
                         if interfaces.len() >= MAX_INTERFACES {
-                            return Err(ReadError::Corrupt { offset, what: "too many interfaces".into() });
+                            return Err(ReadError::Corrupt {
+                                offset,
+                                what: "too many interfaces".into(),
+                            });
                         }
                         interfaces.push(Interface {
                             link_type: idb.linktype.0 as u32,
@@ -304,22 +394,44 @@ impl Framer {
                     }
                     Block::EnhancedPacket(epb) => {
                         let Some(ifc) = interfaces.get(epb.if_id as usize).copied() else {
-                            return Err(ReadError::Corrupt { offset, what: format!("packet on undeclared interface {}", epb.if_id) });
+                            return Err(ReadError::Corrupt {
+                                offset,
+                                what: format!("packet on undeclared interface {}", epb.if_id),
+                            });
                         };
                         let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let data: &'a [u8] = epb.data;
                         let data = &data[..data.len().min(epb.caplen as usize)];
                         Ok(Step::Packet(
-                            RawPacket { ts_us: ts_from_units(ts, ifc.units, ifc.offset_s), link_type: ifc.link_type, data, orig_len: epb.origlen },
+                            RawPacket {
+                                ts_us: ts_from_units(ts, ifc.units, ifc.offset_s),
+                                link_type: ifc.link_type,
+                                data,
+                                orig_len: epb.origlen,
+                            },
                             len,
                         ))
                     }
                     Block::SimplePacket(spb) => {
                         let Some(ifc) = interfaces.first().copied() else {
-                            return Err(ReadError::Corrupt { offset, what: "simple packet before any interface".into() });
+                            return Err(ReadError::Corrupt {
+                                offset,
+                                what: "simple packet before any interface".into(),
+                            });
                         };
                         // SPBs carry no timestamp.
-                        Ok(Step::Packet(RawPacket { ts_us: 0, link_type: ifc.link_type, data: { let d: &'a [u8] = spb.data; &d[..d.len().min(spb.origlen as usize)] }, orig_len: spb.origlen }, len))
+                        Ok(Step::Packet(
+                            RawPacket {
+                                ts_us: 0,
+                                link_type: ifc.link_type,
+                                data: {
+                                    let d: &'a [u8] = spb.data;
+                                    &d[..d.len().min(spb.origlen as usize)]
+                                },
+                                orig_len: spb.origlen,
+                            },
+                            len,
+                        ))
                     }
                     _ => Ok(Step::Skip(len)),
                 }
@@ -327,21 +439,46 @@ impl Framer {
         }
     }
 
-    fn obsolete_packet<'a>(&self, block: &'a [u8], be: bool, offset: u64) -> Result<Option<RawPacket<'a>>, ReadError> {
-        let Framer::PcapNg { interfaces, .. } = self else { return Ok(None) };
-        let corrupt = || ReadError::Corrupt { offset, what: "short packet block".into() };
+    fn obsolete_packet<'a>(
+        &self,
+        block: &'a [u8],
+        be: bool,
+        offset: u64,
+    ) -> Result<Option<RawPacket<'a>>, ReadError> {
+        let Framer::PcapNg { interfaces, .. } = self else {
+            return Ok(None);
+        };
+        let corrupt = || ReadError::Corrupt {
+            offset,
+            what: "short packet block".into(),
+        };
         let if_id = block.get(8..10).ok_or_else(corrupt)?;
-        let if_id = if be { u16::from_be_bytes([if_id[0], if_id[1]]) } else { u16::from_le_bytes([if_id[0], if_id[1]]) };
+        let if_id = if be {
+            u16::from_be_bytes([if_id[0], if_id[1]])
+        } else {
+            u16::from_le_bytes([if_id[0], if_id[1]])
+        };
         let ts_high = u32_at(block, 12, be).ok_or_else(corrupt)?;
         let ts_low = u32_at(block, 16, be).ok_or_else(corrupt)?;
         let caplen = u32_at(block, 20, be).ok_or_else(corrupt)? as usize;
         let orig_len = u32_at(block, 24, be).ok_or_else(corrupt)?;
-        let data = block.get(28..28usize.saturating_add(caplen)).filter(|_| 28 + caplen <= block.len() - 4).ok_or_else(corrupt)?;
+        let data = block
+            .get(28..28usize.saturating_add(caplen))
+            .filter(|_| 28 + caplen <= block.len() - 4)
+            .ok_or_else(corrupt)?;
         let Some(ifc) = interfaces.get(usize::from(if_id)).copied() else {
-            return Err(ReadError::Corrupt { offset, what: format!("packet on undeclared interface {if_id}") });
+            return Err(ReadError::Corrupt {
+                offset,
+                what: format!("packet on undeclared interface {if_id}"),
+            });
         };
         let ts = (u64::from(ts_high) << 32) | u64::from(ts_low);
-        Ok(Some(RawPacket { ts_us: ts_from_units(ts, ifc.units, ifc.offset_s), link_type: ifc.link_type, data, orig_len }))
+        Ok(Some(RawPacket {
+            ts_us: ts_from_units(ts, ifc.units, ifc.offset_s),
+            link_type: ifc.link_type,
+            data,
+            orig_len,
+        }))
     }
 }
 
@@ -351,7 +488,10 @@ fn detect(src: &mut Source, summary: &mut ReadSummary) -> Result<Framer, ReadErr
     let magic: Vec<u8> = b.iter().take(4).copied().collect();
     if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
         summary.format = Some(Format::PcapNg);
-        return Ok(Framer::PcapNg { big_endian: false, interfaces: Vec::new() });
+        return Ok(Framer::PcapNg {
+            big_endian: false,
+            interfaces: Vec::new(),
+        });
     }
     let (format, big_endian) = match magic.as_slice() {
         [0xd4, 0xc3, 0xb2, 0xa1] => (Format::Pcap, false),
@@ -449,8 +589,20 @@ mod tests {
     use std::io::Write;
 
     fn pcap_bytes(big_endian: bool, nanos: bool, packets: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let w32 = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
-        let w16 = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w32 = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w16 = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         let mut out = Vec::new();
         out.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
         out.extend_from_slice(&w16(2));
@@ -509,7 +661,13 @@ mod tests {
         let bytes = pcap_bytes(false, false, &[(1, 0, &[7u8; 60]), (2, 0, &[8u8; 70])]);
         for cut in 0..bytes.len() {
             let (got, r) = read_bytes(&bytes[..cut]);
-            let full_records = if cut >= 24 + 16 + 60 + 16 + 70 { 2 } else if cut >= 24 + 16 + 60 { 1 } else { 0 };
+            let full_records = if cut >= 24 + 16 + 60 + 16 + 70 {
+                2
+            } else if cut >= 24 + 16 + 60 {
+                1
+            } else {
+                0
+            };
             assert_eq!(got.len(), full_records, "cut {cut}");
             let clean_end = cut == 24 || cut == 24 + 76;
             assert_eq!(r.is_ok(), clean_end, "cut {cut}: {r:?}");
@@ -569,7 +727,10 @@ mod tests {
         f.extend(pcapng_block(0x0a0d_0d0a, &shb));
         // Interface 0: Ethernet, µs. Interface 1: raw IP, ns (if_tsresol = 9).
         f.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
-        f.extend(pcapng_block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+        f.extend(pcapng_block(
+            1,
+            &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0],
+        ));
         let epb = |ifid: u32, ts: u64, data: &[u8]| {
             let mut b = Vec::new();
             b.extend_from_slice(&ifid.to_le_bytes());

@@ -72,10 +72,27 @@ mod tests {
     fn paths_are_confined() {
         for d in ["..", "../x", "a/b", "a=b", "x\ny", ".hidden", "", "é"] {
             let e = encode_value(d);
-            assert!(!e.contains('/') && !e.contains('=') && !e.starts_with('.') && !e.is_empty(), "{d:?} -> {e}");
-            assert_eq!(decode_value(&e), if d.is_empty() { "\0".to_string() } else { d.to_string() });
+            assert!(
+                !e.contains('/') && !e.contains('=') && !e.starts_with('.') && !e.is_empty(),
+                "{d:?} -> {e}"
+            );
+            assert_eq!(
+                decode_value(&e),
+                if d.is_empty() {
+                    "\0".to_string()
+                } else {
+                    d.to_string()
+                }
+            );
         }
-        let k = PartitionKey { device: "sonos_speaker".into(), year: 2025, month: 7 };
-        assert_eq!(k.rel_dir(), PathBuf::from("device=sonos_speaker/year=2025/month=07"));
+        let k = PartitionKey {
+            device: "sonos_speaker".into(),
+            year: 2025,
+            month: 7,
+        };
+        assert_eq!(
+            k.rel_dir(),
+            PathBuf::from("device=sonos_speaker/year=2025/month=07")
+        );
     }
 }

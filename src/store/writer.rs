@@ -26,13 +26,22 @@ pub const PART_ROWS: usize = 8 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write Parquet {path}: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writer properties shared by every table: ZSTD, dictionary-encoded strings, statistics.
@@ -68,11 +77,14 @@ pub fn staging_root(dataset: &Path) -> PathBuf {
 /// Removes staging folders left by processes that no longer run (after a crash or kill).
 pub fn clean_stale_staging(dataset: &Path) {
     let root = staging_root(dataset);
-    let Ok(entries) = fs::read_dir(&root) else { return };
+    let Ok(entries) = fs::read_dir(&root) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
+        let alive = pid
+            .is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
         if !alive {
             let _ = fs::remove_dir_all(e.path());
         }
@@ -81,7 +93,11 @@ pub fn clean_stale_staging(dataset: &Path) {
 
 impl PartitionWriter {
     /// Starts a partition; `tables` gives each table's schema (all are written, even if empty).
-    pub fn new(dataset: &Path, key: PartitionKey, tables: &[(&str, SchemaRef)]) -> Result<Self, StoreError> {
+    pub fn new(
+        dataset: &Path,
+        key: PartitionKey,
+        tables: &[(&str, SchemaRef)],
+    ) -> Result<Self, StoreError> {
         let unique = format!(
             "{}-{}-{:04}-{:02}",
             std::process::id(),
@@ -97,24 +113,49 @@ impl PartitionWriter {
         let tables = tables
             .iter()
             .map(|(name, schema)| {
-                (name.to_string(), TableOut { schema: schema.clone(), writer: None, part: 0, rows_in_part: 0, rows: 0 })
+                (
+                    name.to_string(),
+                    TableOut {
+                        schema: schema.clone(),
+                        writer: None,
+                        part: 0,
+                        rows_in_part: 0,
+                        rows: 0,
+                    },
+                )
             })
             .collect();
-        Ok(PartitionWriter { dataset: dataset.to_path_buf(), staging, key, tables })
+        Ok(PartitionWriter {
+            dataset: dataset.to_path_buf(),
+            staging,
+            key,
+            tables,
+        })
     }
 
     fn part_path(&self, table: &str, part: usize) -> PathBuf {
-        self.staging.join(table).join(format!("part-{part}.parquet"))
+        self.staging
+            .join(table)
+            .join(format!("part-{part}.parquet"))
     }
 
-    fn open(&self, table: &str, part: usize, schema: &SchemaRef) -> Result<ArrowWriter<BufWriter<File>>, StoreError> {
+    fn open(
+        &self,
+        table: &str,
+        part: usize,
+        schema: &SchemaRef,
+    ) -> Result<ArrowWriter<BufWriter<File>>, StoreError> {
         let path = self.part_path(table, part);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let file = File::create(&path).map_err(io_err(&path))?;
-        ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema.clone(), Some(writer_properties()))
-            .map_err(|source| StoreError::Parquet { path, source })
+        ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            schema.clone(),
+            Some(writer_properties()),
+        )
+        .map_err(|source| StoreError::Parquet { path, source })
     }
 
     /// Appends a batch to `table` (rows must already be in time order).
@@ -141,9 +182,12 @@ impl PartitionWriter {
             }
         }
         let path = self.part_path(table, part);
-        let Some(t) = self.tables.get_mut(table) else { return Ok(()) };
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
         if let Some(w) = t.writer.as_mut() {
-            w.write(batch).map_err(|source| StoreError::Parquet { path, source })?;
+            w.write(batch)
+                .map_err(|source| StoreError::Parquet { path, source })?;
         }
         t.rows += batch.num_rows() as u64;
         t.rows_in_part += batch.num_rows();
@@ -151,10 +195,16 @@ impl PartitionWriter {
     }
 
     fn close_table(&mut self, table: &str) -> Result<(), StoreError> {
-        let Some(t) = self.tables.get_mut(table) else { return Ok(()) };
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
         if let Some(w) = t.writer.take() {
-            let path = self.staging.join(table).join(format!("part-{}.parquet", t.part));
-            w.close().map_err(|source| StoreError::Parquet { path, source })?;
+            let path = self
+                .staging
+                .join(table)
+                .join(format!("part-{}.parquet", t.part));
+            w.close()
+                .map_err(|source| StoreError::Parquet { path, source })?;
             t.part += 1;
             t.rows_in_part = 0;
         }
@@ -172,7 +222,8 @@ impl PartitionWriter {
                 let schema = t.schema.clone();
                 let w = self.open(name, 0, &schema)?;
                 let path = self.part_path(name, 0);
-                w.close().map_err(|source| StoreError::Parquet { path, source })?;
+                w.close()
+                    .map_err(|source| StoreError::Parquet { path, source })?;
             }
         }
         let mut rows = BTreeMap::new();

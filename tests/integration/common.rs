@@ -20,7 +20,10 @@ pub fn corpus() -> Option<PathBuf> {
 
 /// True when `tshark` runs here.
 pub fn have_tshark() -> bool {
-    Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// The built binary.
@@ -33,12 +36,18 @@ pub fn captures_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".pcap")) {
+            } else if p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(".pcap"))
+            {
                 out.push(p);
             }
         }
@@ -102,7 +111,9 @@ pub fn write_pcap(path: &Path, packets: &[(i64, Vec<u8>)]) {
 
 /// An Ethernet/IPv4/UDP frame.
 pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
-    let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]).ipv4(src, dst, 64).udp(sport, dport);
+    let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+        .ipv4(src, dst, 64)
+        .udp(sport, dport);
     let mut out = Vec::new();
     b.write(&mut out, payload).expect("build frame");
     out
@@ -123,6 +134,12 @@ pub fn dns_a_response(id: u16, name: &str, ip: [u8; 4]) -> Vec<u8> {
 
 /// Runs the binary; returns (exit code, stderr).
 pub fn run_bin(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
-    let out = Command::new(bin()).args(args).output().expect("run iotdest");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run iotdest");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -12,7 +12,9 @@ pub fn parts(dataset: &Path, table: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dataset.join(table)];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -32,9 +34,17 @@ pub fn dump_table(dataset: &Path, table: &str, skip: &[&str]) -> Vec<String> {
     let mut lines = Vec::new();
     let opts = FormatOptions::default().with_null("");
     for part in parts(dataset, table) {
-        let rel = part.strip_prefix(dataset).unwrap_or(&part).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let rel = part
+            .strip_prefix(dataset)
+            .unwrap_or(&part)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let file = File::open(&part).expect("open part");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet").build().expect("reader");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
         for batch in reader {
             let batch = batch.expect("batch");
             let schema = batch.schema();
@@ -43,10 +53,18 @@ pub fn dump_table(dataset: &Path, table: &str, skip: &[&str]) -> Vec<String> {
                 .iter()
                 .zip(batch.columns())
                 .filter(|(f, _)| !skip.contains(&f.name().as_str()))
-                .map(|(f, c)| (f.name().clone(), ArrayFormatter::try_new(c.as_ref(), &opts).expect("formatter")))
+                .map(|(f, c)| {
+                    (
+                        f.name().clone(),
+                        ArrayFormatter::try_new(c.as_ref(), &opts).expect("formatter"),
+                    )
+                })
                 .collect();
             for i in 0..batch.num_rows() {
-                let cells: Vec<String> = cols.iter().map(|(n, f)| format!("{n}={}", f.value(i))).collect();
+                let cells: Vec<String> = cols
+                    .iter()
+                    .map(|(n, f)| format!("{n}={}", f.value(i)))
+                    .collect();
                 lines.push(format!("{rel}|{}", cells.join("|")));
             }
         }

@@ -31,33 +31,112 @@ enum Allowed {
 const EXCEPTIONS: &[(&str, Allowed, &str)] = &[
     // tshark leaves TCP 8443 to its HTTP-alternate heuristics and never dissects the TLS
     // ClientHello there; iotdest recognises ClientHellos by content on any port.
-    ("WeMoInsightSwitch/ctrl2/2016-09-13_12.28.53_10.10.10.158.pcap", Allowed::Extra, "TLS on TCP 8443 not dissected by tshark"),
-    ("WeMoInsightSwitch2/ctrl2/2016-08-17_16.56.26_10.10.10.124.pcap", Allowed::Extra, "TLS on TCP 8443 not dissected by tshark"),
-    ("WeMoLink/ctrl2/2016-04-22_13.32.07_10.10.10.144.pcap", Allowed::Extra, "TLS on TCP 8443 not dissected by tshark"),
-    ("WeMoLink/ctrl2/2016-09-09_14.20.18_10.10.10.144.pcap", Allowed::Extra, "TLS on TCP 8443 not dissected by tshark"),
+    (
+        "WeMoInsightSwitch/ctrl2/2016-09-13_12.28.53_10.10.10.158.pcap",
+        Allowed::Extra,
+        "TLS on TCP 8443 not dissected by tshark",
+    ),
+    (
+        "WeMoInsightSwitch2/ctrl2/2016-08-17_16.56.26_10.10.10.124.pcap",
+        Allowed::Extra,
+        "TLS on TCP 8443 not dissected by tshark",
+    ),
+    (
+        "WeMoLink/ctrl2/2016-04-22_13.32.07_10.10.10.144.pcap",
+        Allowed::Extra,
+        "TLS on TCP 8443 not dissected by tshark",
+    ),
+    (
+        "WeMoLink/ctrl2/2016-09-09_14.20.18_10.10.10.144.pcap",
+        Allowed::Extra,
+        "TLS on TCP 8443 not dissected by tshark",
+    ),
     // IP fragment reassembly is issue #5.
-    ("Traces/dns-edns-ecs.pcap", Allowed::Missing, "one DNS response arrives as two IPv4 fragments (reassembly: issue #5)"),
-    ("Traces/ipv6-fragmented-dns.pcap", Allowed::Missing, "DNS response in four IPv6 fragments (reassembly: issue #5)"),
+    (
+        "Traces/dns-edns-ecs.pcap",
+        Allowed::Missing,
+        "one DNS response arrives as two IPv4 fragments (reassembly: issue #5)",
+    ),
+    (
+        "Traces/ipv6-fragmented-dns.pcap",
+        Allowed::Missing,
+        "DNS response in four IPv6 fragments (reassembly: issue #5)",
+    ),
     // QUIC Initial decryption is issue #5.
-    ("quic/chromium-115.0.5790.110-api-cirrus-com.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
-    ("quic/chromium-115.0.5790.110-google-de-fragmented.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
-    ("quic/chromium-dpd-custom-port-4433.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
-    ("quic/curl-8.1.2-dev-http3-www-google-de.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
-    ("quic/interop/quic-go_quic-go/retry.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
-    ("quic/quic-multiple-initial-fragmented-crypto.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
-    ("quic/quicv2-echo-443.pcap", Allowed::Missing, "QUIC SNI (issue #5)"),
+    (
+        "quic/chromium-115.0.5790.110-api-cirrus-com.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
+    (
+        "quic/chromium-115.0.5790.110-google-de-fragmented.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
+    (
+        "quic/chromium-dpd-custom-port-4433.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
+    (
+        "quic/curl-8.1.2-dev-http3-www-google-de.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
+    (
+        "quic/interop/quic-go_quic-go/retry.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
+    (
+        "quic/quic-multiple-initial-fragmented-crypto.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
+    (
+        "quic/quicv2-echo-443.pcap",
+        Allowed::Missing,
+        "QUIC SNI (issue #5)",
+    ),
     // Tunnels are not decapsulated: the device's own traffic is never tunnelled in the testbed.
-    ("tunnels/geneve-vxlan-dns-truncated.pcap", Allowed::Missing, "DNS inside Geneve+VXLAN tunnels is not decapsulated"),
+    (
+        "tunnels/geneve-vxlan-dns-truncated.pcap",
+        Allowed::Missing,
+        "DNS inside Geneve+VXLAN tunnels is not decapsulated",
+    ),
 ];
 
 fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(path)
-        .args(["-Y", "(dns.flags.response==1 && not mdns) || tls.handshake.extensions_server_name"])
+        .args([
+            "-Y",
+            "(dns.flags.response==1 && not mdns) || tls.handshake.extensions_server_name",
+        ])
         .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
-        .args(["-e", "dns.flags.response", "-e", "dns.qry.name", "-e", "dns.qry.type", "-e", "dns.a", "-e", "dns.aaaa"])
-        .args(["-e", "tls.handshake.extensions_server_name", "-e", "ip.dst", "-e", "ipv6.dst", "-e", "udp.srcport"])
+        .args([
+            "-e",
+            "dns.flags.response",
+            "-e",
+            "dns.qry.name",
+            "-e",
+            "dns.qry.type",
+            "-e",
+            "dns.a",
+            "-e",
+            "dns.aaaa",
+        ])
+        .args([
+            "-e",
+            "tls.handshake.extensions_server_name",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "udp.srcport",
+        ])
         .output()
         .expect("tshark runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -68,8 +147,17 @@ fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
         let get = |i: usize| f.get(i).copied().unwrap_or("");
         if get(0).split(',').any(|v| v == "1" || v == "True") && !get(1).is_empty() {
             let q = get(1).split(',').next().unwrap_or("").to_ascii_lowercase();
-            let t = get(2).split(',').next().and_then(|t| t.parse::<u16>().ok()).map(type_name_of).unwrap_or_default();
-            let ips: Vec<&str> = get(3).split(',').chain(get(4).split(',')).filter(|s| !s.is_empty()).collect();
+            let t = get(2)
+                .split(',')
+                .next()
+                .and_then(|t| t.parse::<u16>().ok())
+                .map(type_name_of)
+                .unwrap_or_default();
+            let ips: Vec<&str> = get(3)
+                .split(',')
+                .chain(get(4).split(','))
+                .filter(|s| !s.is_empty())
+                .collect();
             if ips.is_empty() {
                 dns.insert((q.clone(), t.clone(), String::new()));
             }
@@ -94,9 +182,18 @@ fn our_sets(path: &Path) -> (DnsSet, SniSet) {
     let out = extract_file(path);
     let mut dns = DnsSet::new();
     // Group rows by response message.
-    let mut groups: std::collections::BTreeMap<(i64, u16, String, u16), Vec<_>> = Default::default();
+    let mut groups: std::collections::BTreeMap<(i64, u16, String, u16), Vec<_>> =
+        Default::default();
     for r in &out.dns {
-        groups.entry((r.ts_us, r.txid, r.ends.client_ip.to_string(), r.ends.client_port)).or_default().push(r);
+        groups
+            .entry((
+                r.ts_us,
+                r.txid,
+                r.ends.client_ip.to_string(),
+                r.ends.client_port,
+            ))
+            .or_default()
+            .push(r);
     }
     for rows in groups.values() {
         let q = rows[0].query.clone().unwrap_or_default();
@@ -119,7 +216,9 @@ fn our_sets(path: &Path) -> (DnsSet, SniSet) {
         .iter()
         .filter_map(|n| {
             let proto = if n.protocol == "quic" { "udp" } else { "tcp" };
-            n.name.clone().map(|name| (format!("{proto} {}", n.ends.server_ip), name))
+            n.name
+                .clone()
+                .map(|name| (format!("{proto} {}", n.ends.server_ip), name))
         })
         .collect();
     (dns, sni)
@@ -143,13 +242,20 @@ fn dns_and_sni_agree_with_tshark() {
     for (f, ((t_dns, t_sni), (o_dns, o_sni))) in files.iter().zip(results) {
         dns_rows += t_dns.len();
         sni_rows += t_sni.len();
-        let rel = f.strip_prefix(&corpus).unwrap_or(f).to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(&corpus)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .into_owned();
         let exception = EXCEPTIONS.iter().find(|(p, _, _)| rel.ends_with(p));
         let missing_dns: Vec<_> = t_dns.difference(&o_dns).collect();
         let extra_dns: Vec<_> = o_dns.difference(&t_dns).collect();
         let missing_sni: Vec<_> = t_sni.difference(&o_sni).collect();
         let extra_sni: Vec<_> = o_sni.difference(&t_sni).collect();
-        let differs = !(missing_dns.is_empty() && extra_dns.is_empty() && missing_sni.is_empty() && extra_sni.is_empty());
+        let differs = !(missing_dns.is_empty()
+            && extra_dns.is_empty()
+            && missing_sni.is_empty()
+            && extra_sni.is_empty());
         let report = format!(
             "{rel}: missing dns {missing_dns:?} extra dns {extra_dns:?} missing sni {missing_sni:?} extra sni {extra_sni:?}"
         );
@@ -162,7 +268,9 @@ fn dns_and_sni_agree_with_tshark() {
                     Allowed::Extra => missing,
                 };
                 if bad {
-                    failures.push(format!("{report} (excepted for {allowed:?}: {why}, but differs the other way)"));
+                    failures.push(format!(
+                        "{report} (excepted for {allowed:?}: {why}, but differs the other way)"
+                    ));
                 } else {
                     excused.push(format!("{rel}: {why} (differs now: {differs})"));
                 }
@@ -181,5 +289,10 @@ fn dns_and_sni_agree_with_tshark() {
     for e in &excused {
         eprintln!("  exception {e}");
     }
-    assert!(failures.is_empty(), "{} files differ from tshark:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} files differ from tshark:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -26,7 +26,10 @@ fn data_samples_match_expected_rows_for_any_thread_count() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let one = extract("1", &tmp.path().join("t1"));
     let two = extract("2", &tmp.path().join("t2"));
-    assert!(one == two, "--threads 1 and --threads 2 give different rows");
+    assert!(
+        one == two,
+        "--threads 1 and --threads 2 give different rows"
+    );
     // Extracting again into the same dataset replaces months, never duplicates rows.
     let again = extract("2", &tmp.path().join("t1"));
     assert!(one == again, "re-extracting changed the rows");
@@ -35,7 +38,8 @@ fn data_samples_match_expected_rows_for_any_thread_count() {
         std::fs::create_dir_all(expected_path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&expected_path, &one).expect("write expected");
     }
-    let expected = std::fs::read_to_string(&expected_path).expect("data-samples/expected/raw.txt exists (IOTDEST_BLESS=1 writes it)");
+    let expected = std::fs::read_to_string(&expected_path)
+        .expect("data-samples/expected/raw.txt exists (IOTDEST_BLESS=1 writes it)");
     if one != expected {
         let diff: Vec<String> = one
             .lines()
@@ -52,7 +56,76 @@ fn data_samples_match_expected_rows_for_any_thread_count() {
         );
     }
     // The sample set exercises what it is meant to.
-    for needle in ["transport=tcp", "rr_type=CNAME", "rr_type=AAAA", "protocol=tls", "rcode=NXDOMAIN", "format=pcapng", "format=pcap+gzip", "format=pcap-ns"] {
+    for needle in [
+        "transport=tcp",
+        "rr_type=CNAME",
+        "rr_type=AAAA",
+        "protocol=tls",
+        "rcode=NXDOMAIN",
+        "format=pcapng",
+        "format=pcap+gzip",
+        "format=pcap-ns",
+    ] {
         assert!(one.contains(needle), "data-samples output lacks {needle}");
+    }
+}
+
+/// Golden analysis: `iotdest analyze` over the sample dataset must give exactly the rows in
+/// `data-samples/expected/analysis.txt` (built-in rules, no databases).
+#[test]
+fn data_samples_analysis_matches_expected() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ds = tmp.path().join("ds");
+    extract("2", &ds);
+    let status = Command::new(bin())
+        .args(["analyze", "--dataset"])
+        .arg(&ds)
+        .arg("--first-party-dir")
+        .arg(tmp.path().join("none"))
+        .status()
+        .expect("run iotdest");
+    assert_eq!(status.code(), Some(0), "analyze failed");
+    let mut got = String::new();
+    for table in ["flow_domains", "ips", "destinations", "platforms"] {
+        got.push_str(&format!("## {table}\n"));
+        for line in super::dataset::dump_table(&ds.join("analysis"), table, &[]) {
+            got.push_str(&line);
+            got.push('\n');
+        }
+    }
+    let expected_path = root()
+        .join("data-samples")
+        .join("expected")
+        .join("analysis.txt");
+    if std::env::var_os("IOTDEST_BLESS").is_some() {
+        std::fs::write(&expected_path, &got).expect("write expected");
+    }
+    let expected = std::fs::read_to_string(&expected_path)
+        .expect("data-samples/expected/analysis.txt exists (IOTDEST_BLESS=1 writes it)");
+    if got != expected {
+        let diff: Vec<String> = got
+            .lines()
+            .zip(expected.lines())
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .map(|(a, b)| format!("got:      {a}\nexpected: {b}"))
+            .collect();
+        panic!(
+            "analysis differs from expected ({} vs {} lines):\n{}",
+            got.lines().count(),
+            expected.lines().count(),
+            diff.join("\n")
+        );
+    }
+    for needle in [
+        "method=sni",
+        "method=dns",
+        "category=First-party",
+        "category=Platform-party",
+        "category=Support-party",
+        "category=Third-party",
+        "platform=AWS IoT Core",
+    ] {
+        assert!(got.contains(needle), "sample analysis lacks {needle}");
     }
 }

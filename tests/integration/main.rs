@@ -1,6 +1,8 @@
 //! The single integration-test binary (`autotests = false`): end-to-end, golden, differential
-//! (tshark) and CLI behaviour tests.
+//! (tshark), analysis, classification and CLI behaviour tests.
 
+mod analysis;
+mod classification;
 mod cli;
 mod common;
 mod dataset;

@@ -1,0 +1,170 @@
+//! The thin DataFusion adapter shared by every UDF: a pure Rust function over optional strings,
+//! wrapped so that it accepts arrays or scalars of any string type (Utf8, LargeUtf8, Utf8View;
+//! other types are cast to text) and nulls, and returns a scalar when every argument is one.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanBuilder, Int64Builder, StringArray, StringBuilder};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+/// A UDF result value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+}
+
+/// Output type of a UDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutType {
+    Text,
+    Int,
+    Bool,
+}
+
+impl OutType {
+    fn data_type(self) -> DataType {
+        match self {
+            OutType::Text => DataType::Utf8,
+            OutType::Int => DataType::Int64,
+            OutType::Bool => DataType::Boolean,
+        }
+    }
+}
+
+type RowFn = dyn Fn(&[Option<&str>]) -> Out + Send + Sync;
+
+/// A scalar UDF of `arity` text arguments.
+pub struct TextUdf {
+    name: String,
+    signature: Signature,
+    arity: usize,
+    out: OutType,
+    f: Arc<RowFn>,
+}
+
+impl std::fmt::Debug for TextUdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextUdf({})", self.name)
+    }
+}
+
+impl PartialEq for TextUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.f, &other.f)
+    }
+}
+impl Eq for TextUdf {}
+impl Hash for TextUdf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl TextUdf {
+    /// Builds the UDF; `f` is the pure function (called once per row).
+    pub fn new(
+        name: &str,
+        arity: usize,
+        out: OutType,
+        f: impl Fn(&[Option<&str>]) -> Out + Send + Sync + 'static,
+    ) -> ScalarUDF {
+        ScalarUDF::new_from_impl(TextUdf {
+            name: name.to_string(),
+            signature: Signature::any(arity, Volatility::Immutable),
+            arity,
+            out,
+            f: Arc::new(f),
+        })
+    }
+}
+
+fn as_text(a: &ArrayRef) -> Result<StringArray> {
+    let c = if a.data_type() == &DataType::Utf8 {
+        a.clone()
+    } else {
+        cast(a, &DataType::Utf8)?
+    };
+    Ok(c.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .unwrap_or_else(|| StringArray::new_null(a.len())))
+}
+
+impl ScalarUDFImpl for TextUdf {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.out.data_type())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let rows = if all_scalar { 1 } else { args.number_rows };
+        let arrays: Vec<StringArray> = args
+            .args
+            .iter()
+            .map(|a| a.to_array(rows).and_then(|arr| as_text(&arr)))
+            .collect::<Result<_>>()?;
+        let mut vals: Vec<Option<&str>> = vec![None; self.arity];
+        let out: ArrayRef = match self.out {
+            OutType::Text => {
+                let mut b = StringBuilder::with_capacity(rows, rows * 16);
+                for i in 0..rows {
+                    fill(&arrays, i, &mut vals);
+                    match (self.f)(&vals) {
+                        Out::Text(v) => b.append_option(v),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            OutType::Int => {
+                let mut b = Int64Builder::with_capacity(rows);
+                for i in 0..rows {
+                    fill(&arrays, i, &mut vals);
+                    match (self.f)(&vals) {
+                        Out::Int(v) => b.append_option(v),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            OutType::Bool => {
+                let mut b = BooleanBuilder::with_capacity(rows);
+                for i in 0..rows {
+                    fill(&arrays, i, &mut vals);
+                    match (self.f)(&vals) {
+                        Out::Bool(v) => b.append_option(v),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+        };
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
+
+fn fill<'a>(arrays: &'a [StringArray], i: usize, vals: &mut [Option<&'a str>]) {
+    for (v, a) in vals.iter_mut().zip(arrays) {
+        *v = if a.is_null(i) { None } else { Some(a.value(i)) };
+    }
+}

@@ -1,0 +1,117 @@
+//! The classification table: every case in `tests/data/classification_cases.csv` (device
+//! manufacturer, domain, CNAME end, AS organisation) gets its expected category and reason from
+//! the built-in rules.
+
+use iotdest::classify::{Classifier, DeviceContext, Rules};
+
+use super::common::root;
+
+#[test]
+fn classification_table() {
+    let c = Classifier::new(Rules::embedded().expect("built-in rules load"));
+    let path = root()
+        .join("tests")
+        .join("data")
+        .join("classification_cases.csv");
+    let mut rdr = csv::Reader::from_path(&path).expect("cases file");
+    let headers = rdr.headers().unwrap().clone();
+    let idx = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("column {n}"))
+    };
+    let (im, id, ic, ia, ie, ir, inote) = (
+        idx("manufacturer"),
+        idx("domain"),
+        idx("cname"),
+        idx("as_org"),
+        idx("expected_category"),
+        idx("expected_reason"),
+        idx("note"),
+    );
+    let mut failures = Vec::new();
+    let mut n = 0;
+    let mut reasons = std::collections::BTreeSet::new();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        n += 1;
+        let maker = rec.get(im).unwrap_or("");
+        let manufacturer = if maker.is_empty() {
+            None
+        } else {
+            Some(
+                c.manufacturer_index(maker)
+                    .unwrap_or_else(|| panic!("case {n}: manufacturer {maker:?} not in rules")),
+            )
+        };
+        let ctx = DeviceContext {
+            manufacturer,
+            first_party_suffixes: vec![],
+        };
+        let opt = |i: usize| rec.get(i).filter(|s| !s.is_empty());
+        let v = c.classify(&ctx, rec.get(id).unwrap(), opt(ic), opt(ia));
+        reasons.insert(v.reason);
+        if v.category.name() != rec.get(ie).unwrap() || v.reason != rec.get(ir).unwrap() {
+            failures.push(format!(
+                "{maker:?} {:?} cname={:?} as={:?}: got {} {} expected {} {} ({})",
+                rec.get(id).unwrap(),
+                opt(ic),
+                opt(ia),
+                v.category.name(),
+                v.reason,
+                rec.get(ie).unwrap(),
+                rec.get(ir).unwrap(),
+                rec.get(inote).unwrap_or("")
+            ));
+        }
+    }
+    assert!(n >= 150, "only {n} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    for r in [
+        "first-party-domain",
+        "first-party-platform",
+        "first-party-provider",
+        "platform",
+        "support-domain",
+        "support-cname",
+        "asn",
+        "tracker",
+        "other-manufacturer",
+        "unknown",
+    ] {
+        assert!(reasons.contains(r), "no case decided by {r}");
+    }
+}
+
+#[test]
+fn first_party_file_and_device_names() {
+    let c = Classifier::new(Rules::embedded().unwrap());
+    let ctx = DeviceContext {
+        manufacturer: None,
+        first_party_suffixes: vec!["myvendor.io".into()],
+    };
+    let v = c.classify(&ctx, "api.myvendor.io", None, None);
+    assert_eq!(
+        (v.category.name(), v.reason),
+        ("First-party", "first-party-file")
+    );
+    for (device, maker) in [
+        ("sonos_speaker", "Sonos"),
+        ("echo_dot", "Amazon"),
+        ("TP-LinkPlugHS110", "TP-Link"),
+        ("D-LinkCam", "D-Link"),
+        ("HueBridge", "Philips Hue"),
+    ] {
+        let i = c
+            .manufacturer_from_device(device)
+            .unwrap_or_else(|| panic!("{device}"));
+        assert_eq!(c.manufacturer_name(i), maker, "{device}");
+    }
+    assert!(c.manufacturer_from_device("xyz_unit_7").is_none());
+}
