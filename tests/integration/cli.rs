@@ -216,3 +216,52 @@ fn help_has_examples() {
         "{text}"
     );
 }
+
+#[test]
+fn sql_command_formats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("root").join("plug").join("ctrl2");
+    good_capture(
+        &exp.join("2025-07-01_10.00.00_192.168.1.5.pcap"),
+        "a.example.com",
+        1_751_364_000_000_000,
+    );
+    let ds = tmp.path().join("ds");
+    let (code, _) = run_bin(&[
+        os("extract"),
+        os("--root"),
+        tmp.path().join("root").as_os_str(),
+        os("--out"),
+        ds.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0));
+    let q = "SELECT device, year, month, query, answer, registrable_domain(query) AS reg FROM dns";
+    let run = |fmt: &str| {
+        let out = std::process::Command::new(super::common::bin())
+            .args(["sql", "--dataset"])
+            .arg(&ds)
+            .args([q, "--format", fmt])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        run("csv"),
+        "device,year,month,query,answer,reg\nplug,2025,07,a.example.com,52.1.2.3,example.com\n"
+    );
+    assert_eq!(run("json"), "{\"answer\":\"52.1.2.3\",\"device\":\"plug\",\"month\":\"07\",\"query\":\"a.example.com\",\"reg\":\"example.com\",\"year\":\"2025\"}\n");
+    assert!(run("table").contains("| plug   | 2025 | 07    | a.example.com |"));
+    let (code, err) = run_bin(&[
+        os("sql"),
+        os("--dataset"),
+        ds.as_os_str(),
+        os("SELECT nope FROM dns"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("nope"), "{err}");
+}
