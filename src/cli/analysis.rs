@@ -26,8 +26,8 @@ pub struct RuleArgs {
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
     /// CSV with columns device,manufacturer (takes precedence over names).
-    #[arg(long, value_name = "FILE")]
-    pub devices: Option<PathBuf>,
+    #[arg(long = "devices", value_name = "FILE")]
+    pub devices_file: Option<PathBuf>,
     /// Manufacturer for devices neither the devices file nor the device name identify.
     #[arg(long, value_name = "NAME")]
     pub manufacturer: Option<String>,
@@ -41,7 +41,7 @@ impl RuleArgs {
         let rules = Rules::load(self.rules.as_deref())?;
         Ok(Devices::new(
             Classifier::new(rules),
-            self.devices.as_deref(),
+            self.devices_file.as_deref(),
             self.manufacturer.as_deref(),
             Some(&self.first_party_dir),
         )?)

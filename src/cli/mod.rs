@@ -2,6 +2,7 @@
 
 mod analysis;
 mod extract;
+mod legacy;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,23 @@ pub enum Command {
     FirstParty(analysis::FirstPartyArgs),
     /// Geolocate a JSON list of IPs into the legacy geolocation.json.
     Geolocate(analysis::GeolocateArgs),
+    /// Write the legacy analysis_longitudinal/ layout (JSON, pickle, CSV) from a dataset.
+    ExportLegacy(legacy::ExportArgs),
+    /// Extract, analyse and export in one go (the whole run_longitudinal.sh).
+    Run(legacy::RunArgs),
+    /// Drop-in for `destination_analysis.py domains`.
+    Domains(legacy::DropInArgs),
+    /// Drop-in for `destination_analysis.py map_ips`.
+    #[command(name = "map_ips", alias = "map-ips")]
+    MapIps(legacy::DropInArgs),
+    /// Drop-in for `destination_analysis.py compare_domains`.
+    #[command(name = "compare_domains", alias = "compare-domains")]
+    CompareDomains(legacy::CompareArgs),
+    /// Drop-in for `init_empty_ip_maps.py DEVICE YEAR...`.
+    #[command(name = "init-empty-ip-maps", alias = "init_empty_ip_maps")]
+    InitEmptyIpMaps(legacy::InitEmptyArgs),
+    /// Drop-in for `party.py`: categorized_domains_<Mon>_<Year>.csv from a legacy layout.
+    Party(legacy::PartyArgs),
     /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
     Synth(synth::SynthArgs),
 }
@@ -59,6 +77,22 @@ pub fn run() -> anyhow::Result<Outcome> {
         Command::Classify(a) => analysis::run_classify(a),
         Command::FirstParty(a) => analysis::run_first_party(a),
         Command::Geolocate(a) => analysis::run_geolocate(a),
+        Command::ExportLegacy(a) => legacy::run_export(a),
+        Command::Run(a) => legacy::run_run(a),
+        Command::Domains(a) => legacy::run_domains(a),
+        Command::MapIps(a) => legacy::run_map_ips(a),
+        Command::CompareDomains(a) => legacy::run_compare(a),
+        Command::InitEmptyIpMaps(a) => legacy::run_init_empty(a),
+        Command::Party(a) => legacy::run_party(a),
         Command::Synth(a) => synth::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,5 +1,6 @@
 //! Store: hive-partitioned Parquet (`<table>/device=/year=/month=/part-<n>.parquet`).
 
+pub mod manifest;
 pub mod partition;
 pub mod writer;
 

@@ -8,3 +8,4 @@ mod common;
 mod dataset;
 mod differential;
 mod golden;
+mod legacy;

@@ -1,0 +1,620 @@
+//! The legacy layout and the drop-in replacements of the lab's Python scripts:
+//! `export-legacy`, `domains`, `map_ips`, `compare_domains`, `init-empty-ip-maps`, `party`,
+//! and `run` (the whole `run_longitudinal.sh` in one command).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use super::analysis::{run_analysis, GeoArgs, RuleArgs};
+use super::Outcome;
+use crate::classify::geo::Geo;
+use crate::extract::ExtractLimits;
+use crate::ingest::discover::{discover_list, discover_root, CaptureFile, DiscoverOptions};
+use crate::output::export::{self, LegacyMonth, MonthKey};
+use crate::output::pyfmt::{csv_bytes, month_abbr, write_atomic, write_json, MONTHS};
+use crate::pipeline::{run_extract, ExtractConfig};
+use crate::query::session;
+use crate::store::manifest::{current_stamp, stored_stamps};
+use crate::store::PartitionKey;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let t = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(t)
+        .enable_all()
+        .build()?)
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Reads the legacy facts of `dataset` (raw + analysis tables).
+fn gather(
+    dataset: &Path,
+    devices: &[String],
+    rules: &RuleArgs,
+) -> anyhow::Result<BTreeMap<MonthKey, LegacyMonth>> {
+    if !dataset.join("analysis").join("destinations").is_dir() {
+        bail!(
+            "{} has no analysis yet: run `iotdest analyze --dataset {}` first",
+            dataset.display(),
+            dataset.display()
+        );
+    }
+    let devs = rules.devices()?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let ctx = session::open(
+            dataset,
+            Arc::new(Geo::default()),
+            Arc::new(devs),
+            default_threads(),
+            true,
+        )
+        .await?;
+        export::gather(&ctx, devices).await
+    })
+}
+
+fn relocate(
+    months: &mut BTreeMap<MonthKey, LegacyMonth>,
+    geo_db: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(db) = geo_db {
+        let geo = Geo::open(Some(db), None)?;
+        for m in months.values_mut() {
+            m.countries = m
+                .ips
+                .keys()
+                .filter_map(|ip| geo.country(ip).map(|c| (ip.clone(), (c.iso_code, c.name))))
+                .collect();
+            m.with_geolocation = true;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the legacy layout of every device-month; returns how many months were written.
+pub fn export_dataset(
+    dataset: &Path,
+    out: &Path,
+    devices: &[String],
+    rules: &RuleArgs,
+    geo_db: Option<&Path>,
+) -> anyhow::Result<usize> {
+    let mut months = gather(dataset, devices, rules)?;
+    relocate(&mut months, geo_db)?;
+    for ((device, year, month), m) in &months {
+        export::write_month(out, device, *year, *month, m)?;
+    }
+    Ok(months.len())
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:
+  iotdest export-legacy --dataset iotdest-out --out analysis_longitudinal
+  iotdest export-legacy --dataset ds --out analysis_longitudinal --device sonos_speaker --geo-db GeoLite2-Country.mmdb")]
+pub struct ExportArgs {
+    /// Dataset with raw and analysis tables.
+    #[arg(long, value_name = "DATASET")]
+    pub dataset: PathBuf,
+    /// The analysis_longitudinal folder to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this device (repeatable).
+    #[arg(long = "device", value_name = "NAME")]
+    pub devices: Vec<String>,
+    /// Country database: (re)locate every IP and always write geolocation.json.
+    #[arg(long, value_name = "FILE")]
+    pub geo_db: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+pub fn run_export(a: ExportArgs) -> anyhow::Result<Outcome> {
+    let n = export_dataset(
+        &a.dataset,
+        &a.out,
+        &a.devices,
+        &a.rules,
+        a.geo_db.as_deref(),
+    )?;
+    eprintln!(
+        "iotdest: wrote the legacy layout of {n} device-months under {}",
+        a.out.display()
+    );
+    Ok(Outcome::Ok)
+}
+
+/// Flags every drop-in of `destination_analysis.py` has.
+#[derive(Args, Debug)]
+pub struct DropInArgs {
+    /// PCAP list (one path a line, `#` comments).
+    #[arg(long = "input_file", value_name = "FILE")]
+    pub input_file: PathBuf,
+    /// Month folder to write into.
+    #[arg(long = "output_dir", value_name = "DIR")]
+    pub output_dir: PathBuf,
+    /// Experiment name (kept for compatibility; names nothing).
+    #[arg(long, default_value = "destination")]
+    pub exp: String,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// Extracts and analyses a PCAP list in a scratch dataset; returns each device's facts merged
+/// over the months the list covers.
+fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, bool)> {
+    let found = discover_list(
+        &a.input_file,
+        None,
+        &DiscoverOptions {
+            experiment: "ctrl2".into(),
+            ..Default::default()
+        },
+    )?;
+    for s in &found.skipped {
+        eprintln!("iotdest: skipped {}: {}", s.path.display(), s.reason);
+    }
+    if found.captures.is_empty() {
+        bail!("no usable captures listed in {}", a.input_file.display());
+    }
+    std::fs::create_dir_all(&a.output_dir)
+        .with_context(|| format!("cannot create {}", a.output_dir.display()))?;
+    let scratch = tempfile_dir(&a.output_dir)?;
+    let cfg = ExtractConfig {
+        dataset: scratch.clone(),
+        threads: default_threads(),
+        limits: ExtractLimits::default(),
+    };
+    let report = run_extract(&found.captures, &cfg, |f, row| {
+        if let Some(e) = &row.error {
+            eprintln!("iotdest: {}: {e}", f.path.display());
+        }
+    });
+    let result = (|| {
+        let report = report?;
+        run_analysis(
+            &scratch,
+            Geo::default(),
+            a.rules.devices()?,
+            86_400,
+            default_threads(),
+        )?;
+        let months = gather(&scratch, &[], &a.rules)?;
+        let mut per_device: BTreeMap<String, LegacyMonth> = BTreeMap::new();
+        for ((device, _, _), m) in months {
+            per_device.entry(device).or_default().merge(m);
+        }
+        let bad = report.files_partial + report.files_failed + found.skipped.len() > 0;
+        Ok((per_device.into_iter().collect(), bad))
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn tempfile_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+    let p = parent.join(format!(".iotdest-scratch-{}", std::process::id()));
+    if p.exists() {
+        std::fs::remove_dir_all(&p)?;
+    }
+    std::fs::create_dir_all(&p)?;
+    Ok(p)
+}
+
+fn as_refs(v: &[(String, LegacyMonth)]) -> Vec<(&str, &LegacyMonth)> {
+    v.iter().map(|(d, m)| (d.as_str(), m)).collect()
+}
+
+pub fn run_domains(a: DropInArgs) -> anyhow::Result<Outcome> {
+    let (devices, bad) = analyse_list(&a)?;
+    export::write_domain_lists(&a.output_dir, &as_refs(&devices))?;
+    eprintln!(
+        "iotdest: domain lists of {} device(s) written under {}",
+        devices.len(),
+        a.output_dir.join("domain_list").display()
+    );
+    Ok(if bad {
+        Outcome::SomeFilesFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+pub fn run_map_ips(a: DropInArgs) -> anyhow::Result<Outcome> {
+    let (devices, bad) = analyse_list(&a)?;
+    export::write_ip_lists(&a.output_dir, &as_refs(&devices))?;
+    eprintln!(
+        "iotdest: IP lists of {} device(s) written under {}",
+        devices.len(),
+        a.output_dir.display()
+    );
+    Ok(if bad {
+        Outcome::SomeFilesFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[arg(long, value_name = "FILE")]
+    pub file1: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub file2: PathBuf,
+    #[arg(long = "output_dir", value_name = "DIR")]
+    pub output_dir: PathBuf,
+    #[arg(long, default_value = "destination")]
+    pub exp: String,
+}
+
+fn load_comparable(p: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("json") => {
+            Ok(serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", p.display()))?)
+        }
+        Some("txt") => {
+            let set: BTreeSet<String> = text.lines().map(|l| l.trim().to_string()).collect();
+            Ok(serde_json::Value::Array(
+                set.into_iter().map(serde_json::Value::String).collect(),
+            ))
+        }
+        _ => bail!("{}: only .json and .txt files can be compared", p.display()),
+    }
+}
+
+pub fn run_compare(a: CompareArgs) -> anyhow::Result<Outcome> {
+    use serde_json::{Map, Value};
+    let (v1, v2) = (load_comparable(&a.file1)?, load_comparable(&a.file2)?);
+    let doc = match (&v1, &v2) {
+        (Value::Object(d1), Value::Object(d2)) => {
+            let only = |x: &Map<String, Value>, y: &Map<String, Value>| -> Map<String, Value> {
+                x.iter()
+                    .filter(|(k, _)| !y.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            let mut differing = Map::new();
+            let mut intersection = Map::new();
+            for (k, v) in d1 {
+                if let Some(w) = d2.get(k) {
+                    if v != w {
+                        differing.insert(k.clone(), serde_json::json!({"first": v, "second": w}));
+                    } else {
+                        intersection.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            serde_json::json!({"only_in_first": only(d1, d2), "only_in_second": only(d2, d1), "differing_values": differing, "intersection": intersection})
+        }
+        (Value::Array(l1), Value::Array(l2)) => {
+            let s1: BTreeSet<String> = l1
+                .iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect();
+            let s2: BTreeSet<String> = l2
+                .iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect();
+            serde_json::json!({
+                "only_in_first": s1.difference(&s2).collect::<Vec<_>>(),
+                "only_in_second": s2.difference(&s1).collect::<Vec<_>>(),
+                "intersection": s1.intersection(&s2).collect::<Vec<_>>(),
+            })
+        }
+        _ => bail!(
+            "{} and {} hold different kinds of data (an object and a list)",
+            a.file1.display(),
+            a.file2.display()
+        ),
+    };
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let out = a.output_dir.join(format!(
+        "{}_vs_{}_comparison.json",
+        stem(&a.file1),
+        stem(&a.file2)
+    ));
+    write_json(&out, &doc, 4)?;
+    eprintln!("iotdest: comparison written to {}", out.display());
+    Ok(Outcome::Ok)
+}
+
+#[derive(Args, Debug)]
+pub struct InitEmptyArgs {
+    /// Device folder under the base folder.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+    /// Years to look at.
+    #[arg(value_name = "YEAR", required = true, num_args = 1..)]
+    pub years: Vec<String>,
+    /// Base folder (the legacy script always uses analysis_longitudinal).
+    #[arg(long = "base_dir", default_value = "analysis_longitudinal")]
+    pub base_dir: PathBuf,
+}
+
+pub fn run_init_empty(a: InitEmptyArgs) -> anyhow::Result<Outcome> {
+    let empty = crate::output::pyfmt::pickle_bytes(&serde_pickle::Value::Dict(Default::default()))?;
+    for year in &a.years {
+        let ydir = a.base_dir.join(&a.device).join(year);
+        let Ok(entries) = std::fs::read_dir(&ydir) else {
+            continue;
+        };
+        let mut months: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        months.sort();
+        for m in months {
+            let dl = m.join("domain_list");
+            let pkl = dl.join("ip_domain_map.pkl");
+            if dl.is_dir() && !pkl.exists() {
+                write_atomic(&pkl, &empty)?;
+                println!("Created empty {}", pkl.display());
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Args, Debug)]
+pub struct PartyArgs {
+    #[arg(long, value_name = "DEVICE")]
+    pub device: String,
+    #[arg(long, value_name = "YEAR", num_args = 1.., default_values_t = ["2023".to_string(), "2024".to_string(), "2025".to_string()])]
+    pub years: Vec<String>,
+    #[arg(long = "base_dir", default_value = "analysis_longitudinal")]
+    pub base_dir: PathBuf,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+fn json_names(v: &serde_json::Value) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    match v {
+        serde_json::Value::Array(a) => {
+            out.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)))
+        }
+        serde_json::Value::Object(m) => {
+            for list in m.values() {
+                if let Some(a) = list.as_array() {
+                    out.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)));
+                }
+            }
+        }
+        _ => {}
+    }
+    out.into_iter().collect()
+}
+
+pub fn run_party(a: PartyArgs) -> anyhow::Result<Outcome> {
+    let devices = a.rules.devices()?;
+    let ctx = devices.context(&a.device);
+    let mut written = 0;
+    for year in &a.years {
+        let y: i32 = year.parse().with_context(|| format!("year {year:?}"))?;
+        for (i, mon) in MONTHS.iter().enumerate() {
+            let dir = a
+                .base_dir
+                .join(&a.device)
+                .join(year)
+                .join(format!("{mon}_{year}"));
+            let dl = dir.join("domain_list");
+            let contacted_p = dl.join("contacted_domains.json");
+            let pkl_p = dl.join("ip_domain_map.pkl");
+            if !contacted_p.is_file() || !pkl_p.is_file() {
+                continue;
+            }
+            let contacted: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&contacted_p)?)
+                    .with_context(|| format!("{} is not JSON", contacted_p.display()))?;
+            let pkl = std::fs::read(&pkl_p)?;
+            let map: serde_pickle::Value =
+                serde_pickle::value_from_slice(&pkl, serde_pickle::DeOptions::new())
+                    .with_context(|| format!("{} is not a pickle", pkl_p.display()))?;
+            let info = |domain: &str, key: &str| -> Option<String> {
+                let serde_pickle::Value::Dict(top) = &map else {
+                    return None;
+                };
+                let serde_pickle::Value::Dict(d) =
+                    top.get(&serde_pickle::HashableValue::String(domain.into()))?
+                else {
+                    return None;
+                };
+                match d.get(&serde_pickle::HashableValue::String(key.into()))? {
+                    serde_pickle::Value::String(s) => Some(s.clone()),
+                    _ => None,
+                }
+            };
+            let mut m = LegacyMonth::default();
+            for domain in json_names(&contacted) {
+                let v = devices.classifier().classify(&ctx, &domain, None, None);
+                let organization = info(&domain, "organization")
+                    .or_else(|| Some(v.organization.clone()).filter(|o| o != "Unknown"))
+                    .unwrap_or_else(|| export::UNIDENTIFIED.to_string());
+                m.categorized.push(export::Categorized {
+                    category: info(&domain, "category")
+                        .unwrap_or_else(|| v.category.name().to_string()),
+                    organization,
+                    query_types: info(&domain, "query_type"),
+                    domain,
+                });
+            }
+            let month = i as u32 + 1;
+            let csv = a.base_dir.join(&a.device).join(format!(
+                "categorized_domains_{}_{year}.csv",
+                month_abbr(month)
+            ));
+            write_atomic(&csv, &csv_bytes(&export::categorized_rows(y, month, &m))?)?;
+            println!("Categorized domain data saved to {}", csv.display());
+            written += 1;
+        }
+    }
+    if written == 0 {
+        eprintln!(
+            "iotdest: no month folder with contacted_domains.json and ip_domain_map.pkl under {}",
+            a.base_dir.join(&a.device).display()
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  iotdest run                                   # the bundled data-samples/ into ./iotdest-out/
+  iotdest run --root /data/disk1/traffic/by-name --device sonos_speaker --years 2024 2025 --out ds
+  iotdest run --root captures --all --out ds --legacy-out analysis_longitudinal --geo-db C.mmdb --asn-db A.mmdb
+
+Months whose captures (path, size, mtime) are unchanged since the last run are not extracted
+again; when nothing changed, nothing is redone.")]
+pub struct RunArgs {
+    /// Capture tree (default: data-samples/captures when present).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Devices to process (repeatable).
+    #[arg(long = "device", value_name = "NAME", conflicts_with = "all")]
+    pub devices: Vec<String>,
+    /// Every device under the root.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_name = "YYYY", num_args = 1..)]
+    pub years: Vec<i32>,
+    /// Dataset folder (default iotdest-out).
+    #[arg(long, value_name = "DATASET", default_value = "iotdest-out")]
+    pub out: PathBuf,
+    /// Legacy layout folder (default <out>/analysis_longitudinal).
+    #[arg(long, value_name = "DIR")]
+    pub legacy_out: Option<PathBuf>,
+    #[arg(long, default_value = "ctrl2", value_name = "NAME")]
+    pub experiment: String,
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub geo: GeoArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
+    let start = Instant::now();
+    let root = match &a.root {
+        Some(r) => {
+            if a.devices.is_empty() && !a.all {
+                bail!("with --root, name the devices (--device NAME…) or pass --all");
+            }
+            r.clone()
+        }
+        None => {
+            let d = PathBuf::from("data-samples").join("captures");
+            if !d.is_dir() {
+                bail!("no --root given and no data-samples/captures here (run from the repository, or pass --root)");
+            }
+            d
+        }
+    };
+    let threads = match a.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) => n,
+        None => default_threads(),
+    };
+    let opts = DiscoverOptions {
+        devices: a.devices.clone(),
+        years: a.years.clone(),
+        experiment: a.experiment.clone(),
+        ..Default::default()
+    };
+    let found = discover_root(&root, &opts)?;
+    for s in &found.skipped {
+        eprintln!("iotdest: skipped {}: {}", s.path.display(), s.reason);
+    }
+    if found.captures.is_empty() {
+        bail!("no capture files found under {}", root.display());
+    }
+    // Months whose stored manifest matches the files on disk are skipped.
+    let mut by_month: BTreeMap<PartitionKey, Vec<CaptureFile>> = BTreeMap::new();
+    for c in &found.captures {
+        by_month
+            .entry(PartitionKey {
+                device: c.device.clone(),
+                year: c.year,
+                month: c.month,
+            })
+            .or_default()
+            .push(c.clone());
+    }
+    let mut todo = Vec::new();
+    let mut skipped_months = 0;
+    for (key, files) in &by_month {
+        let now: Option<BTreeSet<_>> = files.iter().map(|f| current_stamp(&f.path)).collect();
+        if now.is_some() && now == stored_stamps(&a.out, key) {
+            skipped_months += 1;
+        } else {
+            todo.extend(files.iter().cloned());
+        }
+    }
+    let mut outcome = if found.skipped.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::SomeFilesFailed
+    };
+    let legacy_out = a
+        .legacy_out
+        .clone()
+        .unwrap_or_else(|| a.out.join("analysis_longitudinal"));
+    let analysis_present = a.out.join("analysis").join("destinations").is_dir();
+    let legacy_present = legacy_out.is_dir();
+    if todo.is_empty() && analysis_present && legacy_present {
+        eprintln!(
+            "iotdest: nothing changed ({} months up to date) in {:.2} s",
+            skipped_months,
+            start.elapsed().as_secs_f64()
+        );
+        return Ok(outcome);
+    }
+    if !todo.is_empty() {
+        let cfg = ExtractConfig {
+            dataset: a.out.clone(),
+            threads,
+            limits: ExtractLimits::default(),
+        };
+        let report = run_extract(&todo, &cfg, |f, row| {
+            if let Some(e) = &row.error {
+                eprintln!("iotdest: {}: {e}", f.path.display());
+            }
+        })?;
+        if report.files_partial + report.files_failed > 0 {
+            outcome = Outcome::SomeFilesFailed;
+        }
+        eprintln!(
+            "iotdest: extracted {} files in {} months ({} months unchanged)",
+            report.files, report.partitions, skipped_months
+        );
+    }
+    let analysis = run_analysis(&a.out, a.geo.open()?, a.rules.devices()?, 86_400, threads)?;
+    eprintln!(
+        "iotdest: analysis: {} destinations",
+        analysis.get("destinations").copied().unwrap_or(0)
+    );
+    let n = export_dataset(
+        &a.out,
+        &legacy_out,
+        &a.devices,
+        &a.rules,
+        a.geo.geo_db.as_deref(),
+    )?;
+    eprintln!(
+        "iotdest: legacy layout of {n} device-months in {}; done in {:.2} s",
+        legacy_out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(outcome)
+}
