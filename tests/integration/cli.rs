@@ -254,7 +254,7 @@ fn sql_command_formats() {
         run("csv"),
         "device,year,month,query,answer,reg\nplug,2025,07,a.example.com,52.1.2.3,example.com\n"
     );
-    assert_eq!(run("json"), "{\"answer\":\"52.1.2.3\",\"device\":\"plug\",\"month\":\"07\",\"query\":\"a.example.com\",\"reg\":\"example.com\",\"year\":\"2025\"}\n");
+    assert_eq!(run("json"), "{\"device\":\"plug\",\"year\":\"2025\",\"month\":\"07\",\"query\":\"a.example.com\",\"answer\":\"52.1.2.3\",\"reg\":\"example.com\"}\n");
     assert!(run("table").contains("| plug   | 2025 | 07    | a.example.com |"));
     let (code, err) = run_bin(&[
         os("sql"),
