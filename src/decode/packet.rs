@@ -63,8 +63,38 @@ pub struct Decoded<'a> {
     pub transport: Transport<'a>,
 }
 
+/// One fragment of an IP datagram (what reassembly needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    pub ip_version: u8,
+    pub proto: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub id: u32,
+    /// Offset in 8-byte units.
+    pub offset: u16,
+    pub more: bool,
+    pub payload: &'a [u8],
+    pub ip_len: u32,
+}
+
+/// A frame decoded as far as it goes: a whole IP packet, or one fragment of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded2<'a> {
+    Whole(Decoded<'a>),
+    Fragment(Fragment<'a>),
+}
+
 /// Decodes a frame down to its transport payload.
 pub fn decode(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>, DropReason> {
+    match decode_any(link_type, frame, wire_len)? {
+        Decoded2::Whole(d) => Ok(d),
+        Decoded2::Fragment(_) => Err(DropReason::IpFragment),
+    }
+}
+
+/// Decodes a frame; IP fragments come back as [`Fragment`]s for reassembly.
+pub fn decode_any(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded2<'_>, DropReason> {
     let ip = ip_payload(link_type, frame)?;
     let (slice, ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| DropReason::IpMalformed)?;
     let link_overhead = (frame.len() - ip.len()) as u32;
@@ -85,13 +115,61 @@ pub fn decode(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
     if ext_err.is_some() {
         return Err(DropReason::IpMalformed);
     }
-    if payload.fragmented {
-        return Err(DropReason::IpFragment);
-    }
     let src = slice.source_addr();
     let dst = slice.destination_addr();
     let proto = payload.ip_number;
     let data = payload.payload;
+    if payload.fragmented {
+        let (id, offset, more) = match &slice {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                (
+                    u32::from(h.identification()),
+                    h.fragments_offset().value(),
+                    h.more_fragments(),
+                )
+            }
+            LaxIpSlice::Ipv6(v6) => {
+                let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
+                    etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                    _ => None,
+                });
+                let Some(f) = frag else {
+                    return Err(DropReason::IpMalformed);
+                };
+                (
+                    f.identification(),
+                    f.fragment_offset().value(),
+                    f.more_fragments(),
+                )
+            }
+        };
+        return Ok(Decoded2::Fragment(Fragment {
+            ip_version,
+            proto: proto.0,
+            src,
+            dst,
+            id,
+            offset,
+            more,
+            payload: data,
+            ip_len,
+        }));
+    }
+    let transport = transport(proto.0, data)?;
+    Ok(Decoded2::Whole(Decoded {
+        ip_version,
+        proto: proto.0,
+        src,
+        dst,
+        ip_len,
+        transport,
+    }))
+}
+
+/// Decodes a transport header and payload (also used on reassembled datagrams).
+pub fn transport(proto: u8, data: &[u8]) -> Result<Transport<'_>, DropReason> {
+    let proto = IpNumber(proto);
     let transport = match proto {
         IpNumber::TCP => {
             let tcp = TcpSlice::from_slice(data).map_err(|_| DropReason::TransportMalformed)?;
@@ -127,14 +205,7 @@ pub fn decode(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
         }
         _ => return Err(DropReason::UnsupportedTransport),
     };
-    Ok(Decoded {
-        ip_version,
-        proto: proto.0,
-        src,
-        dst,
-        ip_len,
-        transport,
-    })
+    Ok(transport)
 }
 
 #[cfg(test)]

@@ -6,9 +6,15 @@ use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
 use super::dns::{is_response, parse_response, MAX_DNS_MESSAGE};
+use super::http::{self, looks_like_request, parse_request, MAX_HEAD};
+use super::quic::{client_initials, looks_like_long_header, CryptoStream};
 use super::records::{CaptureOutput, CaptureRow, DnsRow, Endpoints, NameRow, Status, L4};
-use super::tls::{looks_like_client_hello, parse_client_hello, Progress, MAX_TLS_STREAM};
-use crate::decode::{decode, Transport};
+use super::tls::{
+    looks_like_client_hello, parse_client_hello, parse_client_hello_message, Progress,
+    MAX_TLS_STREAM,
+};
+use crate::decode::defrag::{Added, Defrag};
+use crate::decode::{decode_any, transport, Decoded, Decoded2, Transport};
 use crate::drops::{DropCounts, DropReason};
 use crate::flow::{Direction, FlowKey, FlowTable, PacketMeta, Pushed, Stream};
 use crate::ingest::discover::CaptureFile;
@@ -45,6 +51,10 @@ enum Follow {
     Dns {
         stream: Stream,
     },
+    Http {
+        stream: Stream,
+        first_ts: i64,
+    },
     /// The client sent an HTTP CONNECT: the tunnelled stream (often TLS) starts with its next
     /// payload.
     Tunnel,
@@ -66,12 +76,27 @@ impl TcpDir {
     }
 }
 
+/// QUIC state of one UDP flow.
+struct QuicFlow {
+    crypto: CryptoStream,
+    first_ts: i64,
+    /// Datagrams looked at without a complete ClientHello.
+    tries: u32,
+    done: bool,
+}
+
+/// Datagrams of one flow tried before giving up on its ClientHello.
+const MAX_QUIC_TRIES: u32 = 32;
+
 /// Per-capture extraction state.
 struct Extractor {
     limits: ExtractLimits,
     flows: FlowTable,
     /// Per TCP flow: [out, in] directions.
     tcp: HashMap<FlowKey, [TcpDir; 2]>,
+    /// Per UDP flow carrying QUIC Initials: the client's CRYPTO data.
+    quic: HashMap<FlowKey, QuicFlow>,
+    defrag: Defrag,
     drops: DropCounts,
     dns: Vec<DnsRow>,
     names: Vec<NameRow>,
@@ -85,6 +110,8 @@ impl Extractor {
             limits,
             flows: FlowTable::new(device_ip, limits.max_flows),
             tcp: HashMap::new(),
+            quic: HashMap::new(),
+            defrag: Defrag::default(),
             drops: DropCounts::default(),
             dns: Vec::new(),
             names: Vec::new(),
@@ -100,20 +127,50 @@ impl Extractor {
         }
         self.first_ts = Some(self.first_ts.map_or(p.ts_us, |t| t.min(p.ts_us)));
         self.last_ts = Some(self.last_ts.map_or(p.ts_us, |t| t.max(p.ts_us)));
-        let d = match decode(p.link_type, p.data, p.orig_len) {
-            Ok(d) => d,
-            Err(r) => {
-                self.drops.add(r);
-                return;
-            }
-        };
+        match decode_any(p.link_type, p.data, p.orig_len) {
+            Ok(Decoded2::Whole(d)) => self.decoded(p.ts_us, &d, &[]),
+            Ok(Decoded2::Fragment(f)) => match self.defrag.add(p.ts_us, &f) {
+                Added::Pending => {}
+                Added::Dropped(n) => {
+                    for _ in 0..n {
+                        self.drops.add(DropReason::IpFragment);
+                    }
+                }
+                Added::Complete(dg) => match transport(dg.proto, &dg.payload) {
+                    Ok(t) => {
+                        let (&(last_ts, last_len), earlier) =
+                            dg.pieces.split_last().unwrap_or((&(p.ts_us, 0), &[]));
+                        let d = Decoded {
+                            ip_version: dg.ip_version,
+                            proto: dg.proto,
+                            src: dg.src,
+                            dst: dg.dst,
+                            ip_len: last_len,
+                            transport: t,
+                        };
+                        self.decoded(last_ts.max(p.ts_us), &d, earlier);
+                    }
+                    Err(r) => {
+                        for _ in &dg.pieces {
+                            self.drops.add(r);
+                        }
+                    }
+                },
+            },
+            Err(r) => self.drops.add(r),
+        }
+    }
+
+    /// One decoded IP packet (or reassembled datagram, whose `earlier` fragments — time and IP
+    /// length — are counted in its flow before it).
+    fn decoded(&mut self, ts_us: i64, d: &Decoded<'_>, earlier: &[(i64, u32)]) {
         let (src_port, dst_port) = d.transport.ports();
         let tcp_flags = match d.transport {
             Transport::Tcp { flags, .. } => Some(flags),
             _ => None,
         };
         let meta = PacketMeta {
-            ts_us: p.ts_us,
+            ts_us,
             ip_version: d.ip_version,
             proto: d.proto,
             src: d.src,
@@ -124,15 +181,26 @@ impl Extractor {
             tcp: tcp_flags,
         };
         let overflows = self.flows.overflows;
+        for &(ts, ip_len) in earlier {
+            self.flows.record(&PacketMeta {
+                ts_us: ts,
+                ip_len,
+                ..meta
+            });
+        }
         let (key, dir) = self.flows.record(&meta);
         if self.flows.overflows != overflows {
             self.drops.add(DropReason::FlowTableFull);
         }
         match d.transport {
             Transport::Udp { payload, .. } => {
-                if (src_port == DNS_PORT || dst_port == DNS_PORT) && is_response(payload) {
-                    let ends = server_side(&meta, L4::Udp);
-                    self.dns_message(p.ts_us, ends, payload);
+                if src_port == DNS_PORT || dst_port == DNS_PORT {
+                    if is_response(payload) {
+                        let ends = server_side(&meta, L4::Udp);
+                        self.dns_message(ts_us, ends, payload);
+                    }
+                } else if looks_like_long_header(payload) {
+                    self.quic_datagram(&meta, key, payload);
                 }
             }
             Transport::Tcp {
@@ -189,6 +257,63 @@ impl Extractor {
         }
     }
 
+    fn quic_datagram(&mut self, m: &PacketMeta, key: FlowKey, payload: &[u8]) {
+        if self.quic.get(&key).is_some_and(|q| q.done) {
+            return;
+        }
+        let initials = client_initials(payload);
+        if initials.is_empty() {
+            if let Some(q) = self.quic.get_mut(&key) {
+                q.tries += 1;
+                q.done = q.tries > MAX_QUIC_TRIES;
+            }
+            return;
+        }
+        if self.quic.len() >= self.limits.max_flows && !self.quic.contains_key(&key) {
+            self.quic.clear();
+        }
+        let q = self.quic.entry(key).or_insert_with(|| QuicFlow {
+            crypto: CryptoStream::default(),
+            first_ts: m.ts_us,
+            tries: 0,
+            done: false,
+        });
+        for i in initials {
+            q.crypto.add(i);
+        }
+        q.tries += 1;
+        match parse_client_hello_message(&q.crypto.contiguous()) {
+            Progress::NeedMore if !q.crypto.overflowed && q.tries <= MAX_QUIC_TRIES => {}
+            Progress::NeedMore => {
+                q.done = true;
+                self.drops.add(DropReason::ReassemblyCap);
+            }
+            Progress::NotTls | Progress::Malformed => {
+                q.done = true;
+                self.drops.add(DropReason::TlsMalformed);
+            }
+            Progress::Hello(h) => {
+                q.done = true;
+                let ends = Endpoints {
+                    client_ip: m.src,
+                    client_port: m.src_port,
+                    server_ip: m.dst,
+                    server_port: m.dst_port,
+                    transport: L4::Udp,
+                };
+                let ts = q.first_ts;
+                self.names.push(NameRow {
+                    ts_us: ts,
+                    ends,
+                    protocol: "quic",
+                    name: h.sni,
+                    alpn: h.alpn,
+                    tls_version: h.version,
+                });
+            }
+        }
+    }
+
     fn tcp_segment(
         &mut self,
         m: &PacketMeta,
@@ -238,8 +363,11 @@ impl Extractor {
                     stream: new_stream(MAX_TLS_STREAM, d.isn),
                     first_ts: m.ts_us,
                 }
-            } else if payload.starts_with(b"CONNECT ") {
-                Follow::Tunnel
+            } else if looks_like_request(payload) {
+                Follow::Http {
+                    stream: new_stream(MAX_HEAD, d.isn),
+                    first_ts: m.ts_us,
+                }
             } else {
                 Follow::Done
             };
@@ -306,6 +434,38 @@ impl Extractor {
                     }
                 }
             }
+            Follow::Http { stream, first_ts } => {
+                let overflow = stream.push(seq, payload) == Pushed::Overflow;
+                let ts = *first_ts;
+                match parse_request(stream.data()) {
+                    http::Progress::NeedMore if !overflow => {}
+                    http::Progress::NeedMore | http::Progress::NotHttp => d.follow = Follow::Done,
+                    http::Progress::Request { host, connect } => {
+                        d.follow = if connect {
+                            Follow::Tunnel
+                        } else {
+                            Follow::Done
+                        };
+                        if let Some(name) = host {
+                            let ends = Endpoints {
+                                client_ip: m.src,
+                                client_port: m.src_port,
+                                server_ip: m.dst,
+                                server_port: m.dst_port,
+                                transport: L4::Tcp,
+                            };
+                            self.names.push(NameRow {
+                                ts_us: ts,
+                                ends,
+                                protocol: "http",
+                                name: Some(name),
+                                alpn: None,
+                                tls_version: None,
+                            });
+                        }
+                    }
+                }
+            }
             Follow::Undecided | Follow::Tunnel | Follow::Done => {}
         }
     }
@@ -355,6 +515,9 @@ pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutp
             (s, status, Some(e.to_string()))
         }
     };
+    for _ in 0..ex.defrag.leftover() {
+        ex.drops.add(DropReason::IpFragment);
+    }
     let Extractor {
         flows,
         drops,

@@ -94,6 +94,28 @@ pub fn parse_client_hello(stream: &[u8]) -> Progress {
     }
 }
 
+/// Parses a ClientHello handshake message given without the TLS record layer (as QUIC CRYPTO
+/// frames carry it): `NeedMore` until the whole message is there.
+pub fn parse_client_hello_message(hs: &[u8]) -> Progress {
+    if hs.is_empty() {
+        return Progress::NeedMore;
+    }
+    if hs[0] != 1 {
+        return Progress::NotTls;
+    }
+    if hs.len() < 4 {
+        return Progress::NeedMore;
+    }
+    let need = 4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
+    if need > MAX_CLIENT_HELLO {
+        return Progress::Malformed;
+    }
+    if hs.len() < need {
+        return Progress::NeedMore;
+    }
+    parse_handshake(&hs[..need])
+}
+
 fn parse_handshake(hs: &[u8]) -> Progress {
     let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) =
         parse_tls_message_handshake(hs)

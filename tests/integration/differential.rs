@@ -1,7 +1,7 @@
 //! Differential test against tshark on the real corpus (`../shared/corpus/`).
 //!
 //! For every capture: the set of (query, record type, answer IP) from DNS responses and the set
-//! of (server IP, SNI) from TLS ClientHellos must equal what tshark reports with the legacy
+//! of (server IP, name) from TLS and QUIC ClientHellos (SNI) and HTTP requests (Host) must equal what tshark reports with the legacy
 //! pipeline's commands (`../shared/corpus/README.md`). The two display filters run in one
 //! tshark pass per file, with `ipv6.dst` added beside `ip.dst` so IPv6 servers are compared
 //! too. Every file allowed to differ is listed in `EXCEPTIONS` with its reason, and even there
@@ -51,53 +51,6 @@ const EXCEPTIONS: &[(&str, Allowed, &str)] = &[
         Allowed::Extra,
         "TLS on TCP 8443 not dissected by tshark",
     ),
-    // IP fragment reassembly is issue #5.
-    (
-        "Traces/dns-edns-ecs.pcap",
-        Allowed::Missing,
-        "one DNS response arrives as two IPv4 fragments (reassembly: issue #5)",
-    ),
-    (
-        "Traces/ipv6-fragmented-dns.pcap",
-        Allowed::Missing,
-        "DNS response in four IPv6 fragments (reassembly: issue #5)",
-    ),
-    // QUIC Initial decryption is issue #5.
-    (
-        "quic/chromium-115.0.5790.110-api-cirrus-com.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
-    (
-        "quic/chromium-115.0.5790.110-google-de-fragmented.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
-    (
-        "quic/chromium-dpd-custom-port-4433.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
-    (
-        "quic/curl-8.1.2-dev-http3-www-google-de.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
-    (
-        "quic/interop/quic-go_quic-go/retry.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
-    (
-        "quic/quic-multiple-initial-fragmented-crypto.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
-    (
-        "quic/quicv2-echo-443.pcap",
-        Allowed::Missing,
-        "QUIC SNI (issue #5)",
-    ),
     // Tunnels are not decapsulated: the device's own traffic is never tunnelled in the testbed.
     (
         "tunnels/geneve-vxlan-dns-truncated.pcap",
@@ -112,7 +65,7 @@ fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
         .arg(path)
         .args([
             "-Y",
-            "(dns.flags.response==1 && not mdns) || tls.handshake.extensions_server_name",
+            "(dns.flags.response==1 && not mdns) || tls.handshake.extensions_server_name || (http.request && tcp)",
         ])
         .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
         .args([
@@ -136,6 +89,8 @@ fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
             "ipv6.dst",
             "-e",
             "udp.srcport",
+            "-e",
+            "http.host",
         ])
         .output()
         .expect("tshark runs");
@@ -172,6 +127,14 @@ fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
             let proto = if get(8).is_empty() { "tcp" } else { "udp" };
             for name in get(5).split(',') {
                 sni.insert((format!("{proto} {dst}"), name.to_ascii_lowercase()));
+            }
+        }
+        if !get(9).is_empty() {
+            let dst = if !get(7).is_empty() { get(7) } else { get(6) };
+            let dst = dst.rsplit(',').next().unwrap_or("").to_string();
+            for host in get(9).split(',') {
+                let host = iotdest::extract::http::host_of(host.as_bytes()).unwrap_or_default();
+                sni.insert((format!("http {dst}"), host));
             }
         }
     }
@@ -215,7 +178,11 @@ fn our_sets(path: &Path) -> (DnsSet, SniSet) {
         .names
         .iter()
         .filter_map(|n| {
-            let proto = if n.protocol == "quic" { "udp" } else { "tcp" };
+            let proto = match n.protocol {
+                "quic" => "udp",
+                "http" => "http",
+                _ => "tcp",
+            };
             n.name
                 .clone()
                 .map(|name| (format!("{proto} {}", n.ends.server_ip), name))
