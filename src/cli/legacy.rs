@@ -348,7 +348,7 @@ pub struct InitEmptyArgs {
 pub fn run_init_empty(a: InitEmptyArgs) -> anyhow::Result<Outcome> {
     let empty = crate::output::pyfmt::pickle_bytes(&serde_pickle::Value::Dict(Default::default()))?;
     for year in &a.years {
-        let ydir = a.base_dir.join(&a.device).join(year);
+        let ydir = a.base_dir.join(export::device_dir(&a.device)).join(year);
         let Ok(entries) = std::fs::read_dir(&ydir) else {
             continue;
         };

@@ -92,9 +92,8 @@ pub fn discover_root(root: &Path, opts: &DiscoverOptions) -> Result<Discovery, D
     let mut devices: Vec<(String, PathBuf)> = Vec::new();
     for entry in fs::read_dir(root).map_err(io(root))? {
         let entry = entry.map_err(io(root))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
+        // Device names that are not UTF-8 are kept (lossily); partition paths encode them.
+        let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || !entry.path().is_dir() {
             continue;
         }

@@ -532,15 +532,22 @@ pub fn read_capture(
         Err(e) => return Err((summary, e)),
     };
     summary.gzip = gzip;
-    let mut framer = match detect(&mut src, &mut summary) {
-        Ok(f) => f,
-        Err(e) => return Err((summary, e)),
-    };
+    match read_from(&mut src, &mut summary, &mut on_packet) {
+        Ok(()) => Ok(summary),
+        Err(e) => Err((summary, e)),
+    }
+}
+
+fn read_from(
+    src: &mut Source,
+    summary: &mut ReadSummary,
+    on_packet: &mut impl FnMut(&RawPacket<'_>),
+) -> Result<(), ReadError> {
+    let mut framer = detect(src, summary)?;
     loop {
         let offset = src.offset();
-        let step = framer.step(src.available(), offset);
-        match step {
-            Ok(Step::Packet(p, used)) => {
+        match framer.step(src.available(), offset)? {
+            Step::Packet(p, used) => {
                 summary.packets += 1;
                 summary.bytes += u64::from(p.orig_len.max(p.data.len() as u32));
                 if summary.link_type.is_none() {
@@ -549,19 +556,47 @@ pub fn read_capture(
                 on_packet(&p);
                 src.consume(used);
             }
-            Ok(Step::Skip(used)) => src.consume(used),
-            Ok(Step::NeedMore(n)) => {
+            Step::Skip(used) => src.consume(used),
+            Step::NeedMore(n) => {
                 let had = src.available().len();
-                match src.refill(n) {
-                    Ok(true) => {}
-                    Ok(false) if had == 0 => return Ok(summary),
-                    Ok(false) => return Err((summary, ReadError::Truncated { offset })),
-                    Err(e) => return Err((summary, e.into())),
+                if !src.refill(n)? {
+                    return if had == 0 {
+                        Ok(())
+                    } else {
+                        Err(ReadError::Truncated { offset })
+                    };
                 }
             }
-            Err(e) => return Err((summary, e)),
         }
     }
+}
+
+/// Reads packets from bytes already in memory (tests and fuzzing), like [`read_capture`].
+pub fn read_capture_bytes(
+    bytes: &[u8],
+    mut on_packet: impl FnMut(&RawPacket<'_>),
+) -> Result<ReadSummary, (ReadSummary, ReadError)> {
+    let mut summary = ReadSummary::default();
+    let mut src = if bytes.starts_with(&[0x1f, 0x8b]) {
+        summary.gzip = true;
+        let reader = flate2::read::MultiGzDecoder::new(io::Cursor::new(bytes.to_vec()));
+        Source::Stream {
+            reader: Box::new(reader),
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+            consumed: 0,
+        }
+    } else {
+        Source::Whole {
+            data: Whole::Owned(bytes.to_vec()),
+            pos: 0,
+        }
+    };
+    read_from(&mut src, &mut summary, &mut on_packet)
+        .map(|()| summary.clone())
+        .map_err(|e| (summary, e))
 }
 
 /// Timestamp of the first packet, for dating files whose names do not parse.

@@ -64,9 +64,29 @@ pub fn month_folder(year: i32, month: u32) -> String {
     format!("{}_{year}", month_abbr(month))
 }
 
+/// A device name as one safe path component: `/`, `\`, `%`, control characters and a
+/// leading `.` are percent-encoded, so no name can leave the output folder.
+pub fn device_dir(device: &str) -> String {
+    let mut out = String::with_capacity(device.len());
+    for (i, c) in device.chars().enumerate() {
+        if c == '/' || c == '\\' || c == '%' || c.is_control() || (i == 0 && c == '.') {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
 /// `<out>/<device>/<year>/<Mon_Year>`.
 pub fn month_dir(out: &Path, device: &str, year: i32, month: u32) -> PathBuf {
-    out.join(device)
+    out.join(device_dir(device))
         .join(year.to_string())
         .join(month_folder(year, month))
 }
@@ -333,7 +353,7 @@ pub fn write_month(
     if m.with_geolocation {
         write_geolocation(&dir, m)?;
     }
-    let csv = out.join(device).join(format!(
+    let csv = out.join(device_dir(device)).join(format!(
         "categorized_domains_{}_{year}.csv",
         month_abbr(month)
     ));
@@ -362,6 +382,14 @@ mod tests {
         let empty = LegacyMonth::default();
         assert_eq!(untranslated_rows(&[("x", &empty)])[1][1], "0");
         assert_eq!(month_folder(2025, 7), "Jul_2025");
+        for d in ["..", "../x", "a/b", "x\ny", ".", ""] {
+            let c = device_dir(d);
+            assert!(
+                !c.contains('/') && !c.starts_with('.') && !c.is_empty() && !c.contains('\n'),
+                "{d:?} -> {c}"
+            );
+        }
+        assert_eq!(device_dir("sonos_speaker"), "sonos_speaker");
     }
 }
 

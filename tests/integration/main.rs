@@ -8,4 +8,5 @@ mod common;
 mod dataset;
 mod differential;
 mod golden;
+mod hostile;
 mod legacy;
