@@ -15,19 +15,30 @@
 //! output   → query results as text; legacy JSON/CSV/pickle files
 //! cli      → clap commands
 //! ```
+//! Without the default `full` feature only the packet parsers (ingest, decode, flow, extract,
+//! drops) are built — what the fuzz targets need.
+//!
 //! `drops` (per-packet drop reasons) is a leaf every stage may use; `synth` generates test
 //! captures and depends on no other module.
 
+#[cfg(feature = "full")]
 pub mod classify;
+#[cfg(feature = "full")]
 pub mod cli;
+#[cfg(feature = "full")]
 pub mod columnar;
 pub mod decode;
 pub mod drops;
 pub mod extract;
 pub mod flow;
 pub mod ingest;
+#[cfg(feature = "full")]
 pub mod output;
+#[cfg(feature = "full")]
 pub mod pipeline;
+#[cfg(feature = "full")]
 pub mod query;
+#[cfg(feature = "full")]
 pub mod store;
+#[cfg(feature = "full")]
 pub mod synth;
