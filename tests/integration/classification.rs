@@ -115,3 +115,75 @@ fn first_party_file_and_device_names() {
     }
     assert!(c.manufacturer_from_device("xyz_unit_7").is_none());
 }
+
+#[test]
+fn rules_override_and_devices_file() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    // A user's own manufacturers file replaces the built-in one; the other files stay built in.
+    std::fs::write(
+        rules.join("manufacturers.csv"),
+        "manufacturer,parent,aliases,domains,source\nAcme Labs,,acmething,acme-iot.io,local\nAmazon,,echo,amazon.com,local\n",
+    )
+    .unwrap();
+    let devices = tmp.path().join("devices.csv");
+    std::fs::write(&devices, "device,manufacturer\nlab_unit_7,Acme Labs\n").unwrap();
+    let classify = |args: &[&str], input: &str| -> (bool, String, String) {
+        let mut child = std::process::Command::new(super::common::bin())
+            .arg("classify")
+            .args(args)
+            .arg("--rules")
+            .arg(&rules)
+            .arg("--devices")
+            .arg(&devices)
+            .arg("--first-party-dir")
+            .arg(tmp.path().join("none"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = classify(
+        &["--device", "lab_unit_7"],
+        "api.acme-iot.io\nd1.cloudfront.net\n",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "api.acme-iot.io,acme-iot.io,acme-iot,io,First-party,Acme Labs,,first-party-domain"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("d1.cloudfront.net,cloudfront.net,cloudfront,net,Support-party,"),
+        "{out}"
+    );
+    // A CSV with a domain column works too.
+    let (ok, out, _) = classify(
+        &["--device", "lab_unit_7"],
+        "rank,domain\n1,x.acme-iot.io\n",
+    );
+    assert!(
+        ok && out.lines().count() == 2 && out.contains("x.acme-iot.io,"),
+        "{out}"
+    );
+    // A devices file naming a manufacturer the rules lack is a clear configuration error.
+    std::fs::write(&devices, "device,manufacturer\nlab_unit_7,Nobody Inc\n").unwrap();
+    let (ok, _, err) = classify(&["--device", "lab_unit_7"], "a.example\n");
+    assert!(!ok && err.contains("Nobody Inc"), "{err}");
+}

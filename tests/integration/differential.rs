@@ -206,9 +206,29 @@ fn dns_and_sni_agree_with_tshark() {
     let results = par_map(&files, |f| (tshark_sets(f), our_sets(f)));
     let (mut dns_rows, mut sni_rows, mut failures) = (0usize, 0usize, Vec::new());
     let mut excused = Vec::new();
+    // Per protocol: (tshark tuples, tuples both report, tuples only iotdest reports).
+    let mut per_proto: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
     for (f, ((t_dns, t_sni), (o_dns, o_sni))) in files.iter().zip(results) {
         dns_rows += t_dns.len();
         sni_rows += t_sni.len();
+        let e = per_proto.entry("dns").or_default();
+        e.0 += t_dns.len();
+        e.1 += t_dns.intersection(&o_dns).count();
+        e.2 += o_dns.difference(&t_dns).count();
+        for (label, prefix) in [("tls", "tcp "), ("quic", "udp "), ("http", "http ")] {
+            let t: BTreeSet<_> = t_sni
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .collect();
+            let o: BTreeSet<_> = o_sni
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .collect();
+            let e = per_proto.entry(label).or_default();
+            e.0 += t.len();
+            e.1 += t.intersection(&o).count();
+            e.2 += o.difference(&t).count();
+        }
         let rel = f
             .strip_prefix(&corpus)
             .unwrap_or(f)
@@ -253,6 +273,11 @@ fn dns_and_sni_agree_with_tshark() {
         sni_rows,
         excused.len()
     );
+    for (proto, (t, both, only_ours)) in &per_proto {
+        eprintln!(
+            "  {proto}: tshark {t} tuples, iotdest agrees on {both}, iotdest-only {only_ours}"
+        );
+    }
     for e in &excused {
         eprintln!("  exception {e}");
     }
