@@ -378,7 +378,7 @@ pub fn run_geolocate(a: GeolocateArgs) -> anyhow::Result<Outcome> {
     }
     let geo = Geo::open(Some(&a.db), None)?;
     let map = crate::output::legacy::geolocation_map(&geo, &ips);
-    crate::output::legacy::write_json_indent(&a.output, &map, 2)?;
+    crate::output::pyfmt::write_json(&a.output, &map, 2)?;
     eprintln!(
         "iotdest: {} of {} IPs located, written to {}",
         map.len(),

@@ -148,6 +148,26 @@ pub fn untranslated_rows(devices: &Devices) -> Vec<Vec<String>> {
     rows
 }
 
+/// `<prefix>_domains.json` and `<prefix>_slds.json`: `{device: [sorted names]}`.
+fn write_name_lists(
+    dl: &Path,
+    prefix: &str,
+    devices: &Devices,
+    names: impl Fn(&LegacyMonth) -> &BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let domains = per_device(devices, |m| names(m).iter().cloned().collect::<Vec<_>>());
+    write_json(&dl.join(format!("{prefix}_domains.json")), &domains, 4)?;
+    let slds = per_device(devices, |m| {
+        names(m)
+            .iter()
+            .map(|d| legacy_sld(d))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    });
+    write_json(&dl.join(format!("{prefix}_slds.json")), &slds, 4)
+}
+
 fn per_device<T>(devices: &Devices, f: impl Fn(&LegacyMonth) -> T) -> BTreeMap<String, T> {
     devices.iter().map(|(d, m)| (d.to_string(), f(m))).collect()
 }
@@ -155,25 +175,7 @@ fn per_device<T>(devices: &Devices, f: impl Fn(&LegacyMonth) -> T) -> BTreeMap<S
 /// The four `domain_list` files of `domains` (unique lists and the IP maps).
 pub fn write_domain_lists(dir: &Path, devices: &Devices) -> anyhow::Result<()> {
     let dl = dir.join("domain_list");
-    write_json(
-        &dl.join("unique_domains.json"),
-        &per_device(devices, |m| {
-            m.unique_domains.iter().cloned().collect::<Vec<_>>()
-        }),
-        4,
-    )?;
-    write_json(
-        &dl.join("unique_slds.json"),
-        &per_device(devices, |m| {
-            m.unique_domains
-                .iter()
-                .map(|d| legacy_sld(d))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-        }),
-        4,
-    )?;
+    write_name_lists(&dl, "unique", devices, |m| &m.unique_domains)?;
     // {device: {ip: domain}} plus {domain: {"organization", "query_type", "category"}}: the
     // enriched map the legacy party.py looks organisations up in.
     let mut enriched = BTreeMap::new();
@@ -228,26 +230,9 @@ pub fn write_ip_lists(dir: &Path, devices: &Devices) -> anyhow::Result<()> {
         &il.join("_untranslated_ip_stats.csv"),
         &csv_bytes(&untranslated_rows(devices))?,
     )?;
-    let dl = dir.join("domain_list");
-    write_json(
-        &dl.join("contacted_domains.json"),
-        &per_device(devices, |m| {
-            m.contacted_domains.iter().cloned().collect::<Vec<_>>()
-        }),
-        4,
-    )?;
-    write_json(
-        &dl.join("contacted_slds.json"),
-        &per_device(devices, |m| {
-            m.contacted_domains
-                .iter()
-                .map(|d| legacy_sld(d))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-        }),
-        4,
-    )?;
+    write_name_lists(&dir.join("domain_list"), "contacted", devices, |m| {
+        &m.contacted_domains
+    })?;
     let mut platforms: Vec<&PlatformRow> = devices
         .iter()
         .flat_map(|(_, m)| m.platforms.iter())
