@@ -486,16 +486,19 @@ pub struct RunArgs {
     /// Every device under the root.
     #[arg(long)]
     pub all: bool,
+    /// Only these years.
     #[arg(long, value_name = "YYYY", num_args = 1..)]
     pub years: Vec<i32>,
-    /// Dataset folder (default iotdest-out).
+    /// Dataset folder.
     #[arg(long, value_name = "DATASET", default_value = "iotdest-out")]
     pub out: PathBuf,
     /// Legacy layout folder (default <out>/analysis_longitudinal).
     #[arg(long, value_name = "DIR")]
     pub legacy_out: Option<PathBuf>,
+    /// Experiment folder under each device.
     #[arg(long, default_value = "ctrl2", value_name = "NAME")]
     pub experiment: String,
+    /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     #[command(flatten)]
