@@ -9,8 +9,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Outcome;
 use crate::extract::{ExtractLimits, Status};
+use crate::ingest::discover::CaptureFile;
 use crate::ingest::discover::{discover_list, discover_root, parse_year_month, DiscoverOptions};
-use crate::pipeline::{run_extract, ExtractConfig};
+use crate::pipeline::{run_extract, ExtractConfig, ExtractReport};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -50,6 +51,41 @@ pub struct ExtractArgs {
     pub date_from_packets: bool,
 }
 
+/// Runs the extraction with a progress bar on a terminal (none otherwise) and one stderr line
+/// per file that failed or stopped early.
+pub fn extract_with_progress(
+    captures: &[CaptureFile],
+    cfg: &ExtractConfig,
+) -> anyhow::Result<ExtractReport> {
+    let total_bytes: u64 = captures
+        .iter()
+        .map(|c| std::fs::metadata(&c.path).map_or(0, |m| m.len()))
+        .sum();
+    let pb = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = run_extract(captures, cfg, |file, row| {
+        pb.inc(row.size_bytes);
+        pb.set_message(format!(
+            "{} {:04}-{:02}",
+            file.device, file.year, file.month
+        ));
+        if let Some(err) = &row.error {
+            let kept = match row.status {
+                Status::Partial => format!(" (kept the {} packets before it)", row.packets),
+                _ => String::new(),
+            };
+            pb.suspend(|| eprintln!("iotdest: {}: {err}{kept}", file.path.display()));
+        }
+    })?;
+    pb.finish_and_clear();
+    Ok(report)
+}
+
 pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     let threads = match a.threads {
         Some(0) => bail!("--threads must be at least 1"),
@@ -83,39 +119,13 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     if found.captures.is_empty() {
         bail!("no capture files found (check --root/--input-list, --experiment and the filters)");
     }
-    let total_bytes: u64 = found
-        .captures
-        .iter()
-        .map(|c| std::fs::metadata(&c.path).map_or(0, |m| m.len()))
-        .sum();
-    let pb = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
     let cfg = ExtractConfig {
         dataset: a.out.clone(),
         threads,
         limits: ExtractLimits::default(),
     };
     let start = Instant::now();
-    let report = run_extract(&found.captures, &cfg, |file, row| {
-        pb.inc(row.size_bytes);
-        pb.set_message(format!(
-            "{} {:04}-{:02}",
-            file.device, file.year, file.month
-        ));
-        if let Some(err) = &row.error {
-            let kept = match row.status {
-                Status::Partial => format!(" (kept the {} packets before it)", row.packets),
-                _ => String::new(),
-            };
-            pb.suspend(|| eprintln!("iotdest: {}: {err}{kept}", file.path.display()));
-        }
-    })?;
-    pb.finish_and_clear();
+    let report = extract_with_progress(&found.captures, &cfg)?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "iotdest: extracted {} files ({} ok, {} partial, {} failed) into {} partitions of {}: \

@@ -17,7 +17,7 @@ use crate::extract::ExtractLimits;
 use crate::ingest::discover::{discover_list, discover_root, CaptureFile, DiscoverOptions};
 use crate::output::export::{self, LegacyMonth, MonthKey};
 use crate::output::pyfmt::{csv_bytes, month_abbr, write_atomic, write_json, MONTHS};
-use crate::pipeline::{run_extract, ExtractConfig};
+use crate::pipeline::ExtractConfig;
 use crate::query::session;
 use crate::store::manifest::{current_stamp, stored_stamps};
 use crate::store::PartitionKey;
@@ -173,11 +173,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
         threads: default_threads(),
         limits: ExtractLimits::default(),
     };
-    let report = run_extract(&found.captures, &cfg, |f, row| {
-        if let Some(e) = &row.error {
-            eprintln!("iotdest: {}: {e}", f.path.display());
-        }
-    });
+    let report = super::extract::extract_with_progress(&found.captures, &cfg);
     let result = (|| {
         let report = report?;
         run_analysis(
@@ -589,11 +585,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             threads,
             limits: ExtractLimits::default(),
         };
-        let report = run_extract(&todo, &cfg, |f, row| {
-            if let Some(e) = &row.error {
-                eprintln!("iotdest: {}: {e}", f.path.display());
-            }
-        })?;
+        let report = super::extract::extract_with_progress(&todo, &cfg)?;
         if report.files_partial + report.files_failed > 0 {
             outcome = Outcome::SomeFilesFailed;
         }
