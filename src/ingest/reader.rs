@@ -93,9 +93,11 @@ pub struct ReadSummary {
 
 /// Byte source: a memory map (or small owned buffer) or a decompressing stream.
 enum Source {
+    /// `dropped`: bytes before it were handed back to the kernel (see `consume`).
     Whole {
         data: Whole,
         pos: usize,
+        dropped: usize,
     },
     Stream {
         reader: Box<dyn Read + Send>,
@@ -124,7 +126,7 @@ impl Whole {
 impl Source {
     fn available(&self) -> &[u8] {
         match self {
-            Source::Whole { data, pos } => data.bytes().get(*pos..).unwrap_or(&[]),
+            Source::Whole { data, pos, .. } => data.bytes().get(*pos..).unwrap_or(&[]),
             Source::Stream {
                 buf, start, end, ..
             } => &buf[*start..*end],
@@ -140,7 +142,27 @@ impl Source {
 
     fn consume(&mut self, n: usize) {
         match self {
-            Source::Whole { pos, .. } => *pos += n,
+            Source::Whole { data, pos, dropped } => {
+                *pos += n;
+                // Keep resident memory flat on multi-GB captures: pages already parsed are
+                // dropped from this process (they stay in the page cache).
+                if let Whole::Map(m) = data {
+                    const STEP: usize = 32 << 20;
+                    if *pos - *dropped >= STEP {
+                        let end = *pos & !(4096 - 1);
+                        // SAFETY: read-only file-backed map; nothing borrows bytes before `pos`
+                        // (packets are handed out and dropped before the cursor moves).
+                        let _ = unsafe {
+                            m.unchecked_advise_range(
+                                memmap2::UncheckedAdvice::DontNeed,
+                                *dropped,
+                                end - *dropped,
+                            )
+                        };
+                        *dropped = end;
+                    }
+                }
+            }
             Source::Stream {
                 start, consumed, ..
             } => {
@@ -218,9 +240,18 @@ fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
     } else {
         // SAFETY: the map is read-only; a capture rewritten while we read it can give garbage
         // bytes, which the parsers below treat like any other untrusted input.
-        Whole::Map(unsafe { memmap2::Mmap::map(&file)? })
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Whole::Map(map)
     };
-    Ok((Source::Whole { data, pos: 0 }, false))
+    Ok((
+        Source::Whole {
+            data,
+            pos: 0,
+            dropped: 0,
+        },
+        false,
+    ))
 }
 
 #[derive(Clone, Copy)]
@@ -592,6 +623,7 @@ pub fn read_capture_bytes(
         Source::Whole {
             data: Whole::Owned(bytes.to_vec()),
             pos: 0,
+            dropped: 0,
         }
     };
     read_from(&mut src, &mut summary, &mut on_packet)
