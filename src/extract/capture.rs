@@ -294,13 +294,7 @@ impl Extractor {
             }
             Progress::Hello(h) => {
                 q.done = true;
-                let ends = Endpoints {
-                    client_ip: m.src,
-                    client_port: m.src_port,
-                    server_ip: m.dst,
-                    server_port: m.dst_port,
-                    transport: L4::Udp,
-                };
+                let ends = from_client(m, L4::Udp);
                 let ts = q.first_ts;
                 self.names.push(NameRow {
                     ts_us: ts,
@@ -390,13 +384,7 @@ impl Extractor {
                     }
                     Progress::Hello(h) => {
                         d.follow = Follow::Done;
-                        let ends = Endpoints {
-                            client_ip: m.src,
-                            client_port: m.src_port,
-                            server_ip: m.dst,
-                            server_port: m.dst_port,
-                            transport: L4::Tcp,
-                        };
+                        let ends = from_client(m, L4::Tcp);
                         self.names.push(NameRow {
                             ts_us: ts,
                             ends,
@@ -447,13 +435,7 @@ impl Extractor {
                             Follow::Done
                         };
                         if let Some(name) = host {
-                            let ends = Endpoints {
-                                client_ip: m.src,
-                                client_port: m.src_port,
-                                server_ip: m.dst,
-                                server_port: m.dst_port,
-                                transport: L4::Tcp,
-                            };
+                            let ends = from_client(m, L4::Tcp);
                             self.names.push(NameRow {
                                 ts_us: ts,
                                 ends,
@@ -471,6 +453,17 @@ impl Extractor {
     }
 }
 
+/// Endpoints of a packet sent by the client.
+fn from_client(m: &PacketMeta, transport: L4) -> Endpoints {
+    Endpoints {
+        client_ip: m.src,
+        client_port: m.src_port,
+        server_ip: m.dst,
+        server_port: m.dst_port,
+        transport,
+    }
+}
+
 /// Endpoints of a DNS exchange: the side on port 53 is the server.
 fn server_side(m: &PacketMeta, transport: L4) -> Endpoints {
     if m.src_port == DNS_PORT {
@@ -482,13 +475,7 @@ fn server_side(m: &PacketMeta, transport: L4) -> Endpoints {
             transport,
         }
     } else {
-        Endpoints {
-            client_ip: m.src,
-            client_port: m.src_port,
-            server_ip: m.dst,
-            server_port: m.dst_port,
-            transport,
-        }
+        from_client(m, transport)
     }
 }
 
