@@ -6,15 +6,17 @@
 //! not depend on the number of threads, and memory holds one chunk of rows at a time.
 //! This is the only module that knows rayon.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::mpsc;
 
-use rayon::prelude::*;
+use arrow::array::RecordBatch;
 
 use crate::columnar::schema::{
     CAPTURES, DNS, FLOWS, NAMES, TABLE_CAPTURES, TABLE_DNS, TABLE_FLOWS, TABLE_NAMES,
 };
 use crate::columnar::{captures_batch, dns_batch, flows_batch, names_batch};
-use crate::extract::{extract_capture, CaptureOutput, CaptureRow, ExtractLimits, Status};
+use crate::extract::{extract_capture, CaptureRow, ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
 use crate::store::{clean_stale_staging, PartitionKey, PartitionWriter, StoreError};
 
@@ -70,15 +72,44 @@ fn key_of(c: &CaptureFile) -> PartitionKey {
     }
 }
 
+/// One capture's extraction, as the writer needs it: the manifest row and its three batches
+/// (built on the worker, so the writer only encodes Parquet).
+struct Done {
+    capture: CaptureRow,
+    batches: Result<[RecordBatch; 3], arrow::error::ArrowError>,
+}
+
+fn extract_one(file: &CaptureFile, limits: ExtractLimits) -> Done {
+    let out = extract_capture(file, limits);
+    let cap = &out.capture.file_name;
+    let batches = dns_batch(cap, &out.dns).and_then(|dns| {
+        Ok([
+            dns,
+            names_batch(cap, &out.names)?,
+            flows_batch(cap, &out.flows)?,
+        ])
+    });
+    Done {
+        capture: out.capture,
+        batches,
+    }
+}
+
 /// Extracts `captures` into `cfg.dataset`. `on_capture` is called once per capture, in input
-/// order, from the calling thread (progress and per-file error lines).
+/// order (progress and per-file error lines).
+///
+/// Scheduling: captures are spawned on the pool in input order, at most `window` ahead of the
+/// one being written. The writer runs on a pool thread too: while the next capture in order is
+/// not ready it runs queued extractions itself, so `--threads N` keeps exactly N threads busy
+/// and Parquet encoding overlaps extraction. Results are written strictly in input order.
 pub fn run_extract(
     captures: &[CaptureFile],
     cfg: &ExtractConfig,
-    mut on_capture: impl FnMut(&CaptureFile, &CaptureRow),
+    mut on_capture: impl FnMut(&CaptureFile, &CaptureRow) + Send,
 ) -> Result<ExtractReport, PipelineError> {
+    let threads = cfg.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.threads.max(1))
+        .num_threads(threads)
         .thread_name(|i| format!("iotdest-extract-{i}"))
         .build()
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
@@ -87,43 +118,96 @@ pub fn run_extract(
         source,
     })?;
     clean_stale_staging(&cfg.dataset);
-    let chunk = (cfg.threads.max(1) * 4).max(4);
-    let mut report = ExtractReport::default();
-    let mut current: Option<(PartitionKey, PartitionWriter, Vec<CaptureRow>)> = None;
-    for files in captures.chunks(chunk) {
-        let outputs: Vec<CaptureOutput> = pool.install(|| {
-            files
-                .par_iter()
-                .map(|f| extract_capture(f, cfg.limits))
-                .collect()
-        });
-        for (file, out) in files.iter().zip(outputs) {
-            let key = key_of(file);
-            if current.as_ref().is_none_or(|(k, _, _)| *k != key) {
-                if let Some((_, w, rows)) = current.take() {
-                    commit(w, rows)?;
-                    report.partitions += 1;
-                }
-                let w = PartitionWriter::new(&cfg.dataset, key.clone(), &tables())?;
-                current = Some((key, w, Vec::new()));
+    let window = threads * 3;
+    let limits = cfg.limits;
+    let (tx, rx) = mpsc::channel::<(usize, Done)>();
+    pool.scope_fifo(move |s| {
+        let mut writer = Writer::new(cfg);
+        let mut spawned = 0usize;
+        let mut ready: BTreeMap<usize, Done> = BTreeMap::new();
+        for next in 0..captures.len() {
+            while spawned < captures.len() && spawned < next + window {
+                let (tx, file, i) = (tx.clone(), &captures[spawned], spawned);
+                s.spawn_fifo(move |_| {
+                    let _ = tx.send((i, extract_one(file, limits)));
+                });
+                spawned += 1;
             }
-            let Some((_, w, rows)) = current.as_mut() else {
-                continue;
+            let done = loop {
+                if let Some(d) = ready.remove(&next) {
+                    break d;
+                }
+                // (`tx` lives until the scope ends: the channel is never disconnected here.)
+                if let Ok((i, d)) = rx.try_recv() {
+                    ready.insert(i, d);
+                    continue;
+                }
+                // Nothing ready: help with a queued extraction, or wait for a running one.
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    if let Ok((i, d)) = rx.recv() {
+                        ready.insert(i, d);
+                    }
+                }
             };
-            let cap = &out.capture.file_name;
-            w.write(TABLE_DNS, &dns_batch(cap, &out.dns)?)?;
-            w.write(TABLE_NAMES, &names_batch(cap, &out.names)?)?;
-            w.write(TABLE_FLOWS, &flows_batch(cap, &out.flows)?)?;
-            on_capture(file, &out.capture);
-            tally(&mut report, &out.capture);
-            rows.push(out.capture);
+            let file = &captures[next];
+            writer.write(file, done, &mut on_capture)?;
+        }
+        writer.finish()
+    })
+}
+
+/// Appends captures, in order, to the current partition; commits a partition when the next
+/// begins.
+struct Writer<'a> {
+    cfg: &'a ExtractConfig,
+    report: ExtractReport,
+    current: Option<(PartitionKey, PartitionWriter, Vec<CaptureRow>)>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(cfg: &'a ExtractConfig) -> Self {
+        Writer {
+            cfg,
+            report: ExtractReport::default(),
+            current: None,
         }
     }
-    if let Some((_, w, rows)) = current.take() {
-        commit(w, rows)?;
-        report.partitions += 1;
+
+    fn write(
+        &mut self,
+        file: &CaptureFile,
+        done: Done,
+        on_capture: &mut impl FnMut(&CaptureFile, &CaptureRow),
+    ) -> Result<(), PipelineError> {
+        let key = key_of(file);
+        if self.current.as_ref().is_none_or(|(k, _, _)| *k != key) {
+            if let Some((_, w, rows)) = self.current.take() {
+                commit(w, rows)?;
+                self.report.partitions += 1;
+            }
+            let w = PartitionWriter::new(&self.cfg.dataset, key.clone(), &tables())?;
+            self.current = Some((key, w, Vec::new()));
+        }
+        let [dns, names, flows] = done.batches?;
+        let Some((_, w, rows)) = self.current.as_mut() else {
+            return Ok(());
+        };
+        w.write(TABLE_DNS, &dns)?;
+        w.write(TABLE_NAMES, &names)?;
+        w.write(TABLE_FLOWS, &flows)?;
+        on_capture(file, &done.capture);
+        tally(&mut self.report, &done.capture);
+        rows.push(done.capture);
+        Ok(())
     }
-    Ok(report)
+
+    fn finish(mut self) -> Result<ExtractReport, PipelineError> {
+        if let Some((_, w, rows)) = self.current.take() {
+            commit(w, rows)?;
+            self.report.partitions += 1;
+        }
+        Ok(self.report)
+    }
 }
 
 fn commit(mut w: PartitionWriter, rows: Vec<CaptureRow>) -> Result<(), PipelineError> {

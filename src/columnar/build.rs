@@ -1,5 +1,7 @@
 //! Rows → Arrow record batches, one builder per table.
 
+use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -17,13 +19,46 @@ fn ts_builder(n: usize) -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC")
 }
 
-fn proto_name(p: u8) -> String {
+fn proto_name(p: u8) -> std::borrow::Cow<'static, str> {
     match p {
         6 => "tcp".into(),
         17 => "udp".into(),
         1 => "icmp".into(),
         58 => "icmpv6".into(),
-        n => format!("ip{n}"),
+        n => format!("ip{n}").into(),
+    }
+}
+
+/// Appends `ip` in its standard text form (as `Display` writes it) without a temporary `String`
+/// for IPv4, the common case; IPv6 goes through `scratch`.
+fn append_ip(b: &mut StringBuilder, scratch: &mut String, ip: &IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + (o / 10) % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
+            }
+            b.append_value(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+        }
+        IpAddr::V6(v6) => {
+            scratch.clear();
+            let _ = write!(scratch, "{v6}");
+            b.append_value(scratch.as_str());
+        }
     }
 }
 
@@ -33,6 +68,7 @@ struct EndpointCols {
     server_ip: StringBuilder,
     server_port: UInt16Builder,
     transport: StringBuilder,
+    scratch: String,
 }
 
 impl EndpointCols {
@@ -43,12 +79,13 @@ impl EndpointCols {
             server_ip: StringBuilder::with_capacity(n, n * 16),
             server_port: UInt16Builder::with_capacity(n),
             transport: StringBuilder::with_capacity(n, n * 3),
+            scratch: String::new(),
         }
     }
     fn push(&mut self, e: &Endpoints) {
-        self.client_ip.append_value(e.client_ip.to_string());
+        append_ip(&mut self.client_ip, &mut self.scratch, &e.client_ip);
         self.client_port.append_value(e.client_port);
-        self.server_ip.append_value(e.server_ip.to_string());
+        append_ip(&mut self.server_ip, &mut self.scratch, &e.server_ip);
         self.server_port.append_value(e.server_port);
         self.transport.append_value(e.transport.name());
     }
@@ -144,6 +181,7 @@ pub fn flows_batch(capture: &str, rows: &[Flow]) -> Result<RecordBatch, ArrowErr
     let mut last = ts_builder(n);
     let mut proto = StringBuilder::new();
     let mut ipv = UInt8Builder::with_capacity(n);
+    let mut scratch = String::new();
     let mut lip = StringBuilder::new();
     let mut lport = UInt16Builder::with_capacity(n);
     let mut rip = StringBuilder::new();
@@ -158,11 +196,11 @@ pub fn flows_batch(capture: &str, rows: &[Flow]) -> Result<RecordBatch, ArrowErr
         cap.append_value(capture);
         first.append_value(s.first_ts);
         last.append_value(s.last_ts);
-        proto.append_value(proto_name(k.proto));
+        proto.append_value(&*proto_name(k.proto));
         ipv.append_value(s.ip_version);
-        lip.append_value(k.local_ip.to_string());
+        append_ip(&mut lip, &mut scratch, &k.local_ip);
         lport.append_value(k.local_port);
-        rip.append_value(k.remote_ip.to_string());
+        append_ip(&mut rip, &mut scratch, &k.remote_ip);
         rport.append_value(k.remote_port);
         init.append_value(s.initiator.name());
         po.append_value(s.packets_out as i64);
@@ -263,4 +301,43 @@ pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
     cols.push(Arc::new(status.finish()));
     cols.push(Arc::new(error.finish()));
     RecordBatch::try_new(CAPTURES.clone(), cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Array;
+    use proptest::prelude::*;
+
+    fn formatted(ip: IpAddr) -> String {
+        let mut b = StringBuilder::new();
+        append_ip(&mut b, &mut String::new(), &ip);
+        let a = b.finish();
+        assert_eq!(a.len(), 1);
+        a.value(0).to_string()
+    }
+
+    #[test]
+    fn ip_text_edges() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "192.168.1.57",
+            "::1",
+            "fe80::1",
+        ] {
+            assert_eq!(formatted(ip.parse().unwrap()), ip);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn ip_text_matches_display(v4 in any::<[u8; 4]>(), v6 in any::<[u8; 16]>()) {
+            let a = IpAddr::from(v4);
+            prop_assert_eq!(formatted(a), a.to_string());
+            let b = IpAddr::from(v6);
+            prop_assert_eq!(formatted(b), b.to_string());
+        }
+    }
 }

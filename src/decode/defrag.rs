@@ -1,7 +1,7 @@
 //! Bounded reassembly of IPv4 and IPv6 fragments (etherparse's `IpDefragBuf` keeps each
 //! datagram's pieces; this table bounds how many datagrams are open and for how long).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use etherparse::defrag::IpDefragBuf;

@@ -1,7 +1,7 @@
 //! One capture file → rows: reads packets, decodes them, keeps the flow table, follows TCP
 //! streams that carry DNS or a TLS ClientHello, and parses DNS over UDP.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 

@@ -6,6 +6,22 @@ pub const MAX_NAME: usize = 1024;
 
 /// Appends one label's bytes, escaped, to `out`.
 pub fn push_escaped(out: &mut String, bytes: &[u8], escape_dot: bool) {
+    // Fast path: a label of plain printable ASCII (nearly all of them) is copied and
+    // lower-cased in place.
+    let plain = |b: &u8| matches!(b, 0x21..=0x7e) && *b != b'\\' && !(escape_dot && *b == b'.');
+    if out.len() + bytes.len() <= MAX_NAME && bytes.iter().all(plain) {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            let start = out.len();
+            out.push_str(text);
+            out[start..].make_ascii_lowercase();
+            return;
+        }
+    }
+    push_escaped_each(out, bytes, escape_dot);
+}
+
+/// Byte-by-byte form of [`push_escaped`] (also its reference in tests).
+fn push_escaped_each(out: &mut String, bytes: &[u8], escape_dot: bool) {
     for &b in bytes {
         if out.len() >= MAX_NAME {
             return;
@@ -66,6 +82,24 @@ pub fn escape_text(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fast_path_matches_bytewise(
+            prefix in proptest::collection::vec(any::<u8>(), 0..1100),
+            label in proptest::collection::vec(prop_oneof![any::<u8>(), 0x21u8..0x7f], 0..80),
+            dot in any::<bool>(),
+        ) {
+            let mut start = String::new();
+            push_escaped_each(&mut start, &prefix, false);
+            let (mut a, mut b) = (start.clone(), start);
+            push_escaped(&mut a, &label, dot);
+            push_escaped_each(&mut b, &label, dot);
+            prop_assert_eq!(a, b);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 //! the private / link-local / ULA / loopback side; otherwise the side that sent the first packet
 //! seen. Counts are per direction (out = sent by the local side).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use crate::decode::TcpFlags;
