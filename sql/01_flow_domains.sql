@@ -37,30 +37,88 @@ FROM dns
 WHERE section = 'answer' AND rr_type IN ('A', 'AAAA', 'HTTPS', 'SVCB')
   AND query IS NOT NULL AND answer IS NOT NULL;
 
+-- The `dns` rule as an interval join. Devices re-resolve the same names all day, so joining
+-- every flow to every earlier answer for its address grows as flows x answers. Instead the
+-- answers of one device for one address are first reduced to one per timestamp (the first by
+-- query, cname: the rule's tie-break), then to runs: consecutive answers with the same query
+-- and cname, split where two answers are more than the look-back apart. For a flow at time t
+-- the rule's answer (the latest at or before t + skew, if not older than t - lookback) belongs
+-- to the run R = [s, e] with s - skew <= t < next_s - skew and t <= e + lookback, where next_s
+-- starts the next run of that device and address. These intervals do not overlap, so each flow
+-- matches at most one run.
+CREATE VIEW dns_answer_ts AS
+SELECT device, ip, ts, query, cname FROM (
+  SELECT device, ip, ts, query, cname,
+         row_number() OVER (PARTITION BY device, ip, ts ORDER BY query, cname) AS rn
+  FROM dns_addresses
+) WHERE rn = 1;
+
+CREATE VIEW dns_answer_breaks AS
+SELECT device, ip, ts, query, cname,
+       CASE
+         WHEN lag(ts) OVER w IS NULL THEN 1
+         WHEN lag(query) OVER w IS DISTINCT FROM query THEN 1
+         WHEN lag(cname) OVER w IS DISTINCT FROM cname THEN 1
+         WHEN ts - lag(ts) OVER w > INTERVAL '${lookback_seconds} seconds' THEN 1
+         ELSE 0
+       END AS new_run
+FROM dns_answer_ts
+WINDOW w AS (PARTITION BY device, ip ORDER BY ts);
+
+CREATE VIEW dns_runs AS
+SELECT device, ip, query, cname, min(ts) AS run_start, max(ts) AS run_end
+FROM (
+  SELECT device, ip, ts, query, cname,
+         sum(new_run) OVER (PARTITION BY device, ip ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run_id
+  FROM dns_answer_breaks
+)
+GROUP BY device, ip, run_id, query, cname;
+
+CREATE VIEW dns_run_intervals AS
+SELECT device, ip, query, cname,
+       run_start - INTERVAL '${skew_seconds} seconds' AS valid_from,
+       lead(run_start) OVER (PARTITION BY device, ip ORDER BY run_start)
+         - INTERVAL '${skew_seconds} seconds' AS valid_before,
+       run_end + INTERVAL '${lookback_seconds} seconds' AS valid_to
+FROM dns_runs;
+
 CREATE VIEW flow_dns_time AS
-SELECT flow_id, query, cname FROM (
-  SELECT f.flow_id, a.query, a.cname,
-         row_number() OVER (PARTITION BY f.flow_id ORDER BY a.ts DESC, a.query, a.cname) AS rn
-  FROM flow_ids f
-  JOIN dns_addresses a ON a.device = f.device AND a.ip = f.remote_ip
-  WHERE a.ts <= f.first_ts + INTERVAL '${skew_seconds} seconds'
-    AND a.ts >= f.first_ts - INTERVAL '${lookback_seconds} seconds'
+SELECT f.flow_id, r.query, r.cname
+FROM flow_ids f
+JOIN dns_run_intervals r ON r.device = f.device AND r.ip = f.remote_ip
+WHERE f.first_ts >= r.valid_from
+  AND (r.valid_before IS NULL OR f.first_ts < r.valid_before)
+  AND f.first_ts <= r.valid_to;
+
+-- `dns-month`: the latest answer (ties: query, cname) of the device for the address in the month.
+CREATE VIEW dns_month_latest AS
+SELECT device, year, month, ip, ts, query, cname FROM (
+  SELECT device, year, month, ip, ts, query, cname,
+         row_number() OVER (PARTITION BY device, year, month, ip ORDER BY ts DESC, query, cname) AS rn
+  FROM dns_addresses
 ) WHERE rn = 1;
 
 CREATE VIEW flow_dns_month AS
-SELECT flow_id, query, cname FROM (
-  SELECT f.flow_id, a.query, a.cname,
-         row_number() OVER (PARTITION BY f.flow_id ORDER BY a.ts DESC, a.query, a.cname) AS rn
-  FROM flow_ids f
-  JOIN dns_addresses a ON a.device = f.device AND a.year = f.year AND a.month = f.month AND a.ip = f.remote_ip
-) WHERE rn = 1;
+SELECT f.flow_id, a.query, a.cname
+FROM flow_ids f
+JOIN dns_month_latest a ON a.device = f.device AND a.year = f.year AND a.month = f.month AND a.ip = f.remote_ip;
+
+-- `dns-other`: the latest answer of any other device for the address in the month (ties: device,
+-- query, cname). Per month and address only the two best devices can win, one of which is not
+-- the flow's own.
+CREATE VIEW dns_other_top2 AS
+SELECT device, year, month, ip, query, cname, rank_in_month FROM (
+  SELECT device, year, month, ip, query, cname,
+         row_number() OVER (PARTITION BY year, month, ip ORDER BY ts DESC, device, query, cname) AS rank_in_month
+  FROM dns_month_latest
+) WHERE rank_in_month <= 2;
 
 CREATE VIEW flow_dns_other AS
 SELECT flow_id, query, cname FROM (
   SELECT f.flow_id, a.query, a.cname,
-         row_number() OVER (PARTITION BY f.flow_id ORDER BY a.ts DESC, a.device, a.query, a.cname) AS rn
+         row_number() OVER (PARTITION BY f.flow_id ORDER BY a.rank_in_month) AS rn
   FROM flow_ids f
-  JOIN dns_addresses a ON a.device <> f.device AND a.year = f.year AND a.month = f.month AND a.ip = f.remote_ip
+  JOIN dns_other_top2 a ON a.device <> f.device AND a.year = f.year AND a.month = f.month AND a.ip = f.remote_ip
 ) WHERE rn = 1;
 
 CREATE VIEW flow_domains_v AS

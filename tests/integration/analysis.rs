@@ -508,3 +508,149 @@ fn geolocate_and_sql_and_classify_commands() {
     ]);
     assert_eq!(code, Some(2));
 }
+
+/// The SQL computes the `dns` rule as an interval join over runs of answers (for speed); this
+/// checks it against the rule as DESIGN states it, written plainly here, on random data full of
+/// repeated answers, ties and look-back edges, across two devices and two months.
+#[test]
+fn dns_rules_match_a_plain_reference_on_random_data() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % n
+    };
+    const H: i64 = 3600 * S;
+    let lookback = 24 * H;
+    let skew = 2 * S;
+    let devices = [("dev_a", "192.168.1.10"), ("dev_b", "192.168.1.11")];
+    let ips = ["52.0.0.1", "52.0.0.2", "52.0.0.3", "52.0.0.4"];
+    let queries = ["a.example.com", "b.example.com", "c.example.net"];
+    // A cname that is a function of the query, so ties never hinge on NULL ordering.
+    let rr_name = |q: &str| {
+        if q.starts_with('b') {
+            "edge.cdn.example".to_string()
+        } else {
+            q.to_string()
+        }
+    };
+    // Times on a coarse grid (many equal timestamps) plus exact look-back and skew edges.
+    let month_start = |m: u32| if m == 1 { T0 } else { T0 + 31 * 24 * H };
+    #[derive(Debug)]
+    struct Answer {
+        dev: usize,
+        month: u32,
+        ts: i64,
+        ip: &'static str,
+        query: &'static str,
+    }
+    let mut answers = Vec::new();
+    let mut flows_in = Vec::new();
+    for month in [1u32, 2] {
+        for _ in 0..160 {
+            // 52.0.0.5 is only ever resolved by dev_b (so dev_a's flows to it use `dns-other`).
+            let dev = next(2) as usize;
+            let ip = if dev == 1 && next(4) == 0 { "52.0.0.5" } else { ips[next(4) as usize] };
+            answers.push(Answer {
+                dev,
+                month,
+                ts: month_start(month) + next(72) as i64 * H,
+                ip,
+                query: queries[next(3) as usize],
+            });
+        }
+        for i in 0..160u64 {
+            let base = month_start(month) + next(80) as i64 * H;
+            let edge = [0, skew, -skew, lookback, -lookback, 1, -1][next(7) as usize];
+            // 52.0.0.6 is never resolved.
+            let ip = ["52.0.0.1", "52.0.0.2", "52.0.0.3", "52.0.0.4", "52.0.0.5", "52.0.0.6"]
+                [next(6) as usize];
+            flows_in.push((next(2) as usize, month, base + edge, ip, i));
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    for (d, (name, dev_ip)) in devices.iter().enumerate() {
+        for month in [1u32, 2] {
+            let mut dns: Vec<DnsRow> = answers
+                .iter()
+                .filter(|a| a.dev == d && a.month == month)
+                .map(|a| dns_row(a.ts, dev_ip, a.query, &rr_name(a.query), "A", a.ip))
+                .collect();
+            dns.sort_by_key(|r| r.ts_us);
+            let flows: Vec<Flow> = flows_in
+                .iter()
+                .filter(|f| f.0 == d && f.1 == month)
+                .map(|f| flow(f.2, dev_ip, 10_000 + f.4 as u16 + 200 * month as u16, f.3, 443, 100))
+                .collect();
+            write_partition(&ds, name, 2025, month, &dns, &[], &flows);
+        }
+    }
+    let (code, err) = run_bin(&["analyze".as_ref(), "--dataset".as_ref(), ds.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    let got = rows(&ds, "flow_domains");
+    assert_eq!(got.len(), flows_in.len());
+
+    type Key = (i64, &'static str, String);
+    fn best<'a>(cands: Vec<(&'a Answer, Key)>) -> Option<&'a Answer> {
+        cands.into_iter().min_by(|a, b| a.1.cmp(&b.1)).map(|(a, _)| a)
+    }
+    let mut checked = [0usize; 4];
+    for (d, month, t, ip, i) in &flows_in {
+        let same = |a: &&Answer| a.dev == *d && a.ip == *ip;
+        let time = best(
+            answers
+                .iter()
+                .filter(same)
+                .filter(|a| a.ts <= t + skew && a.ts >= t - lookback)
+                .map(|a| (a, (-a.ts, "", a.query.to_string())))
+                .collect(),
+        );
+        let in_month = best(
+            answers
+                .iter()
+                .filter(same)
+                .filter(|a| a.month == *month)
+                .map(|a| (a, (-a.ts, "", a.query.to_string())))
+                .collect(),
+        );
+        let other = best(
+            answers
+                .iter()
+                .filter(|a| a.dev != *d && a.ip == *ip && a.month == *month)
+                .map(|a| (a, (-a.ts, devices[a.dev].0, a.query.to_string())))
+                .collect(),
+        );
+        let (method, domain) = match (time, in_month, other) {
+            (Some(a), _, _) => ("dns", a.query),
+            (None, Some(a), _) => ("dns-month", a.query),
+            (None, None, Some(a)) => ("dns-other", a.query),
+            (None, None, None) => ("", ""),
+        };
+        checked[["dns", "dns-month", "dns-other", ""]
+            .iter()
+            .position(|m| *m == method)
+            .unwrap()] += 1;
+        let port = (10_000 + *i as u16 + 200 * *month as u16).to_string();
+        let row = got
+            .iter()
+            .find(|r| r["_partition"].contains(&format!("device={}/", devices[*d].0)) && r["local_port"] == port)
+            .unwrap_or_else(|| panic!("flow {i} missing"));
+        assert_eq!(
+            (row["method"].as_str(), row["domain"].as_str()),
+            (method, domain),
+            "flow {i} of {} at {t} to {ip}",
+            devices[*d].0
+        );
+        let cname = if domain.is_empty() || rr_name(domain) == domain {
+            String::new()
+        } else {
+            rr_name(domain)
+        };
+        assert_eq!(row["cname"], cname, "cname of flow {i}");
+    }
+    // Every rule was exercised.
+    assert!(checked.iter().all(|&n| n > 0), "{checked:?}");
+}
