@@ -256,7 +256,12 @@ fn protect_initial(seed: u64, hello: &[u8]) -> Vec<u8> {
     let hp = expand_label(&client, "quic hp", 16);
 
     // CRYPTO frame: type 0x06, offset 0, length (2-byte varint), data; then PADDING.
-    let mut payload = vec![0x06, 0x00, 0x40 | (hello.len() >> 8) as u8, hello.len() as u8];
+    let mut payload = vec![
+        0x06,
+        0x00,
+        0x40 | (hello.len() >> 8) as u8,
+        hello.len() as u8,
+    ];
     payload.extend_from_slice(hello);
     let pn = [0u8, 0, 0, 1];
     let mut header = vec![0xc3, 0, 0, 0, 1, dcid.len() as u8];
@@ -297,13 +302,17 @@ fn bench_arrow(c: &mut Criterion) {
     let (mut dns_rows, mut name_rows, mut flows) = (Vec::new(), Vec::new(), Vec::new());
     for f in &files {
         let mut raw = Vec::new();
-        let _ = read_capture(f, |p| raw.push((p.ts_us, p.link_type, p.data.to_vec(), p.orig_len)));
-        let packets = raw.iter().map(|(ts, l, d, o)| iotdest::ingest::reader::RawPacket {
-            ts_us: *ts,
-            link_type: *l,
-            data: d,
-            orig_len: *o,
+        let _ = read_capture(f, |p| {
+            raw.push((p.ts_us, p.link_type, p.data.to_vec(), p.orig_len))
         });
+        let packets = raw
+            .iter()
+            .map(|(ts, l, d, o)| iotdest::ingest::reader::RawPacket {
+                ts_us: *ts,
+                link_type: *l,
+                data: d,
+                orig_len: *o,
+            });
         let (d, n, fl, _) =
             iotdest::extract::extract_packets(Some([192, 168, 1, 57].into()), packets);
         dns_rows.extend(d);
@@ -320,9 +329,7 @@ fn bench_arrow(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(name, format!("{rows} rows")), |b| {
             b.iter(|| match name {
                 "dns_batch" => black_box(dns_batch("c.pcap", &dns_rows).map(|b| b.num_rows())),
-                "names_batch" => {
-                    black_box(names_batch("c.pcap", &name_rows).map(|b| b.num_rows()))
-                }
+                "names_batch" => black_box(names_batch("c.pcap", &name_rows).map(|b| b.num_rows())),
                 _ => black_box(flows_batch("c.pcap", &flows).map(|b| b.num_rows())),
             })
         });
@@ -339,9 +346,13 @@ fn geo_dbs(dir: &Path) -> Geo {
         autonomous_system_number: u32,
         autonomous_system_organization: String,
     }
-    for (i, (net, iso)) in [("3.0.0.0/8", "US"), ("52.0.0.0/8", "US"), ("18.0.0.0/8", "IE")]
-        .into_iter()
-        .enumerate()
+    for (i, (net, iso)) in [
+        ("3.0.0.0/8", "US"),
+        ("52.0.0.0/8", "US"),
+        ("18.0.0.0/8", "IE"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let net: ipnet::IpNet = net.parse().expect("net");
         let c = serde_json::json!({"country": {"iso_code": iso, "names": {"en": iso}}});
@@ -370,10 +381,19 @@ fn bench_udfs(c: &mut Criterion) {
         "time.example.co.uk",
         "fw.ring.com",
     ];
-    let ips = ["52.94.233.10", "3.5.1.2", "18.200.1.9", "8.8.8.8", "192.168.1.1", "2600::1"];
+    let ips = [
+        "52.94.233.10",
+        "3.5.1.2",
+        "18.200.1.9",
+        "8.8.8.8",
+        "192.168.1.1",
+        "2600::1",
+    ];
     let devices = ["echo_dot", "sonos_speaker", "tplink_plug", "unknown_cam"];
     let col = |vals: &[&str]| -> Arc<StringArray> {
-        Arc::new(StringArray::from_iter_values((0..N).map(|i| vals[i % vals.len()])))
+        Arc::new(StringArray::from_iter_values(
+            (0..N).map(|i| vals[i % vals.len()]),
+        ))
     };
     let schema = Arc::new(Schema::new(vec![
         Field::new("device", DataType::Utf8, false),

@@ -552,7 +552,11 @@ fn dns_rules_match_a_plain_reference_on_random_data() {
         for _ in 0..160 {
             // 52.0.0.5 is only ever resolved by dev_b (so dev_a's flows to it use `dns-other`).
             let dev = next(2) as usize;
-            let ip = if dev == 1 && next(4) == 0 { "52.0.0.5" } else { ips[next(4) as usize] };
+            let ip = if dev == 1 && next(4) == 0 {
+                "52.0.0.5"
+            } else {
+                ips[next(4) as usize]
+            };
             answers.push(Answer {
                 dev,
                 month,
@@ -565,8 +569,9 @@ fn dns_rules_match_a_plain_reference_on_random_data() {
             let base = month_start(month) + next(80) as i64 * H;
             let edge = [0, skew, -skew, lookback, -lookback, 1, -1][next(7) as usize];
             // 52.0.0.6 is never resolved.
-            let ip = ["52.0.0.1", "52.0.0.2", "52.0.0.3", "52.0.0.4", "52.0.0.5", "52.0.0.6"]
-                [next(6) as usize];
+            let ip = [
+                "52.0.0.1", "52.0.0.2", "52.0.0.3", "52.0.0.4", "52.0.0.5", "52.0.0.6",
+            ][next(6) as usize];
             flows_in.push((next(2) as usize, month, base + edge, ip, i));
         }
     }
@@ -583,7 +588,16 @@ fn dns_rules_match_a_plain_reference_on_random_data() {
             let flows: Vec<Flow> = flows_in
                 .iter()
                 .filter(|f| f.0 == d && f.1 == month)
-                .map(|f| flow(f.2, dev_ip, 10_000 + f.4 as u16 + 200 * month as u16, f.3, 443, 100))
+                .map(|f| {
+                    flow(
+                        f.2,
+                        dev_ip,
+                        10_000 + f.4 as u16 + 200 * month as u16,
+                        f.3,
+                        443,
+                        100,
+                    )
+                })
                 .collect();
             write_partition(&ds, name, 2025, month, &dns, &[], &flows);
         }
@@ -595,7 +609,10 @@ fn dns_rules_match_a_plain_reference_on_random_data() {
 
     type Key = (i64, &'static str, String);
     fn best<'a>(cands: Vec<(&'a Answer, Key)>) -> Option<&'a Answer> {
-        cands.into_iter().min_by(|a, b| a.1.cmp(&b.1)).map(|(a, _)| a)
+        cands
+            .into_iter()
+            .min_by(|a, b| a.1.cmp(&b.1))
+            .map(|(a, _)| a)
     }
     let mut checked = [0usize; 4];
     for (d, month, t, ip, i) in &flows_in {
@@ -636,7 +653,10 @@ fn dns_rules_match_a_plain_reference_on_random_data() {
         let port = (10_000 + *i as u16 + 200 * *month as u16).to_string();
         let row = got
             .iter()
-            .find(|r| r["_partition"].contains(&format!("device={}/", devices[*d].0)) && r["local_port"] == port)
+            .find(|r| {
+                r["_partition"].contains(&format!("device={}/", devices[*d].0))
+                    && r["local_port"] == port
+            })
             .unwrap_or_else(|| panic!("flow {i} missing"));
         assert_eq!(
             (row["method"].as_str(), row["domain"].as_str()),

@@ -119,14 +119,13 @@ impl ScalarUDFImpl for TextUdf {
             .iter()
             .map(|a| a.to_array(rows).and_then(|arr| as_text(&arr)))
             .collect::<Result<_>>()?;
-        let mut vals: Vec<Option<&str>> = vec![None; self.arity];
+        let mut memo = Memo::new(self.arity);
         let out: ArrayRef = match self.out {
             OutType::Text => {
                 let mut b = StringBuilder::with_capacity(rows, rows * 16);
                 for i in 0..rows {
-                    fill(&arrays, i, &mut vals);
-                    match (self.f)(&vals) {
-                        Out::Text(v) => b.append_option(v),
+                    match memo.get(&arrays, i, &*self.f) {
+                        Out::Text(v) => b.append_option(v.as_deref()),
                         _ => b.append_null(),
                     }
                 }
@@ -135,9 +134,8 @@ impl ScalarUDFImpl for TextUdf {
             OutType::Int => {
                 let mut b = Int64Builder::with_capacity(rows);
                 for i in 0..rows {
-                    fill(&arrays, i, &mut vals);
-                    match (self.f)(&vals) {
-                        Out::Int(v) => b.append_option(v),
+                    match memo.get(&arrays, i, &*self.f) {
+                        Out::Int(v) => b.append_option(*v),
                         _ => b.append_null(),
                     }
                 }
@@ -146,9 +144,8 @@ impl ScalarUDFImpl for TextUdf {
             OutType::Bool => {
                 let mut b = BooleanBuilder::with_capacity(rows);
                 for i in 0..rows {
-                    fill(&arrays, i, &mut vals);
-                    match (self.f)(&vals) {
-                        Out::Bool(v) => b.append_option(v),
+                    match memo.get(&arrays, i, &*self.f) {
+                        Out::Bool(v) => b.append_option(*v),
                         _ => b.append_null(),
                     }
                 }
@@ -163,8 +160,43 @@ impl ScalarUDFImpl for TextUdf {
     }
 }
 
-fn fill<'a>(arrays: &'a [StringArray], i: usize, vals: &mut [Option<&'a str>]) {
-    for (v, a) in vals.iter_mut().zip(arrays) {
-        *v = if a.is_null(i) { None } else { Some(a.value(i)) };
+/// Per-batch memo of a pure function: the same arguments give the same value, and a column
+/// holds few distinct names or addresses (sorted input repeats them row after row), so each
+/// distinct argument tuple is computed once per batch. Bounded by the batch.
+struct Memo<'a> {
+    vals: Vec<Option<&'a str>>,
+    seen: foldhash::HashMap<Vec<Option<&'a str>>, Out>,
+    last: Option<(Vec<Option<&'a str>>, Out)>,
+}
+
+impl<'a> Memo<'a> {
+    fn new(arity: usize) -> Self {
+        Memo {
+            vals: vec![None; arity],
+            seen: Default::default(),
+            last: None,
+        }
+    }
+
+    fn get(&mut self, arrays: &'a [StringArray], i: usize, f: &RowFn) -> &Out {
+        for (v, a) in self.vals.iter_mut().zip(arrays) {
+            *v = if a.is_null(i) { None } else { Some(a.value(i)) };
+        }
+        let hit = self.last.as_ref().is_some_and(|(k, _)| *k == self.vals);
+        if !hit {
+            let out = match self.seen.get(&self.vals) {
+                Some(o) => o.clone(),
+                None => {
+                    let o = f(&self.vals);
+                    self.seen.insert(self.vals.clone(), o.clone());
+                    o
+                }
+            };
+            self.last = Some((self.vals.clone(), out));
+        }
+        match &self.last {
+            Some((_, o)) => o,
+            None => &Out::Int(None),
+        }
     }
 }
