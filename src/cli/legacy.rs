@@ -22,7 +22,7 @@ use crate::query::session;
 use crate::store::manifest::{current_stamp, stored_stamps};
 use crate::store::PartitionKey;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let t = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(t)
@@ -30,7 +30,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn default_threads() -> usize {
+pub(super) fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -571,7 +571,8 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         .unwrap_or_else(|| a.out.join("analysis_longitudinal"));
     let analysis_present = a.out.join("analysis").join("destinations").is_dir();
     let legacy_present = legacy_out.is_dir();
-    if todo.is_empty() && analysis_present && legacy_present {
+    let report_path = a.out.join("report.html");
+    if todo.is_empty() && analysis_present && legacy_present && report_path.is_file() {
         eprintln!(
             "iotdest: nothing changed ({} months up to date) in {:.2} s",
             skipped_months,
@@ -606,9 +607,11 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         &a.rules,
         a.geo.geo_db.as_deref(),
     )?;
+    super::report::write_report(&a.out, &report_path, &a.devices, &a.rules)?;
     eprintln!(
-        "iotdest: legacy layout of {n} device-months in {}; done in {:.2} s",
+        "iotdest: legacy layout of {n} device-months in {}; report in {}; done in {:.2} s",
         legacy_out.display(),
+        report_path.display(),
         start.elapsed().as_secs_f64()
     );
     Ok(outcome)

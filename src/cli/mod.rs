@@ -3,6 +3,7 @@
 mod analysis;
 mod extract;
 mod legacy;
+mod report;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,7 @@ pub enum Command {
     /// Drop-in for `party.py`: categorized_domains_<Mon>_<Year>.csv from a legacy layout.
     Party(legacy::PartyArgs),
     /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
+    Report(report::ReportArgs),
     Synth(synth::SynthArgs),
 }
 
@@ -78,6 +80,7 @@ pub fn run() -> anyhow::Result<Outcome> {
         Command::FirstParty(a) => analysis::run_first_party(a),
         Command::Geolocate(a) => analysis::run_geolocate(a),
         Command::ExportLegacy(a) => legacy::run_export(a),
+        Command::Report(a) => report::run_report(a),
         Command::Run(a) => legacy::run_run(a),
         Command::Domains(a) => legacy::run_domains(a),
         Command::MapIps(a) => legacy::run_map_ips(a),

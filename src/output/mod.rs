@@ -1,6 +1,7 @@
-//! Output: query results as text, and the legacy files older scripts read.
+//! Output: query results as text, the legacy files older scripts read, and the HTML report.
 
 pub mod export;
 pub mod legacy;
 pub mod pyfmt;
+pub mod report;
 pub mod table;

@@ -2,6 +2,7 @@
 //! (tshark), analysis, classification and CLI behaviour tests.
 
 mod analysis;
+mod bench_script;
 mod classification;
 mod cli;
 mod common;
@@ -10,3 +11,4 @@ mod differential;
 mod golden;
 mod hostile;
 mod legacy;
+mod report;
