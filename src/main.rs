@@ -9,7 +9,16 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in the `mi_option_e` enum of mimalloc.h (v2 and v3) as bundled by
+/// libmimalloc-sys 0.1.49 (pinned).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Freed memory is kept for reuse rather than returned to the OS after 10 ms: extraction
+    // frees and re-allocates its row buffers capture after capture, and re-faulting (zeroing)
+    // those pages cost a quarter to a third of the run. Peak memory is unchanged.
+    // SAFETY: plain C call setting an integer option, before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     match iotdest::cli::run() {
         Ok(iotdest::cli::Outcome::Ok) => ExitCode::SUCCESS,
         Ok(iotdest::cli::Outcome::SomeFilesFailed) => ExitCode::from(1),

@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 
 use arrow::array::RecordBatch;
 
@@ -121,10 +122,23 @@ pub fn run_extract(
     let window = threads * 3;
     let limits = cfg.limits;
     let (tx, rx) = mpsc::channel::<(usize, Done)>();
-    pool.scope_fifo(move |s| {
+    // Partitions that are complete are closed (their last row groups encoded) and swapped
+    // into place on the pool, while the writer goes on; at most `threads` wait at a time.
+    let commits = Commits::default();
+    let commits = &commits;
+    let report = pool.scope_fifo(move |s| {
         let mut writer = Writer::new(cfg);
         let mut spawned = 0usize;
         let mut ready: BTreeMap<usize, Done> = BTreeMap::new();
+        let spawn_commit = |part: Finished| {
+            commits.pending.fetch_add(1, Ordering::SeqCst);
+            s.spawn_fifo(move |_| {
+                if let Err(e) = commit(part.0, part.1) {
+                    commits.fail(e);
+                }
+                commits.pending.fetch_sub(1, Ordering::SeqCst);
+            });
+        };
         for next in 0..captures.len() {
             while spawned < captures.len() && spawned < next + window {
                 let (tx, file, i) = (tx.clone(), &captures[spawned], spawned);
@@ -142,7 +156,7 @@ pub fn run_extract(
                     ready.insert(i, d);
                     continue;
                 }
-                // Nothing ready: help with a queued extraction, or wait for a running one.
+                // Nothing ready: help with a queued task, or wait for a running one.
                 if rayon::yield_now() != Some(rayon::Yield::Executed) {
                     if let Ok((i, d)) = rx.recv() {
                         ready.insert(i, d);
@@ -150,10 +164,50 @@ pub fn run_extract(
                 }
             };
             let file = &captures[next];
-            writer.write(file, done, &mut on_capture)?;
+            if let Some(part) = writer.write(file, done, &mut on_capture)? {
+                while commits.pending.load(Ordering::SeqCst) >= threads {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
+                }
+                spawn_commit(part);
+            }
+            if commits.failed() {
+                break;
+            }
         }
-        writer.finish()
-    })
+        let (report, last) = writer.finish();
+        if let Some(part) = last {
+            spawn_commit(part);
+        }
+        Ok::<_, PipelineError>(report)
+    })?;
+    // The scope has waited for every commit.
+    match commits.error.lock().ok().and_then(|mut e| e.take()) {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// A partition whose captures are all written: its writer and its manifest rows.
+type Finished = (PartitionWriter, Vec<CaptureRow>);
+
+/// Commits running on the pool: how many, and the first error.
+#[derive(Default)]
+struct Commits {
+    pending: AtomicUsize,
+    error: Mutex<Option<PipelineError>>,
+}
+
+impl Commits {
+    fn fail(&self, e: PipelineError) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+    fn failed(&self) -> bool {
+        self.error.lock().map_or(true, |e| e.is_some())
+    }
 }
 
 /// Appends captures, in order, to the current partition; commits a partition when the next
@@ -173,40 +227,42 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Appends one capture; returns the previous partition when this capture starts a new one.
     fn write(
         &mut self,
         file: &CaptureFile,
         done: Done,
         on_capture: &mut impl FnMut(&CaptureFile, &CaptureRow),
-    ) -> Result<(), PipelineError> {
+    ) -> Result<Option<Finished>, PipelineError> {
         let key = key_of(file);
+        let mut finished = None;
         if self.current.as_ref().is_none_or(|(k, _, _)| *k != key) {
             if let Some((_, w, rows)) = self.current.take() {
-                commit(w, rows)?;
+                finished = Some((w, rows));
                 self.report.partitions += 1;
             }
             let w = PartitionWriter::new(&self.cfg.dataset, key.clone(), &tables())?;
             self.current = Some((key, w, Vec::new()));
         }
         let [dns, names, flows] = done.batches?;
-        let Some((_, w, rows)) = self.current.as_mut() else {
-            return Ok(());
-        };
-        w.write(TABLE_DNS, &dns)?;
-        w.write(TABLE_NAMES, &names)?;
-        w.write(TABLE_FLOWS, &flows)?;
-        on_capture(file, &done.capture);
-        tally(&mut self.report, &done.capture);
-        rows.push(done.capture);
-        Ok(())
+        if let Some((_, w, rows)) = self.current.as_mut() {
+            w.write(TABLE_DNS, &dns)?;
+            w.write(TABLE_NAMES, &names)?;
+            w.write(TABLE_FLOWS, &flows)?;
+            on_capture(file, &done.capture);
+            tally(&mut self.report, &done.capture);
+            rows.push(done.capture);
+        }
+        Ok(finished)
     }
 
-    fn finish(mut self) -> Result<ExtractReport, PipelineError> {
-        if let Some((_, w, rows)) = self.current.take() {
-            commit(w, rows)?;
+    /// The totals, and the last partition (still to commit).
+    fn finish(mut self) -> (ExtractReport, Option<Finished>) {
+        let last = self.current.take().map(|(_, w, rows)| {
             self.report.partitions += 1;
-        }
-        Ok(self.report)
+            (w, rows)
+        });
+        (self.report, last)
     }
 }
 
