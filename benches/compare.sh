@@ -37,7 +37,10 @@ mapfile -t files < <(find "$root" -type f -name '*.pcap*' | sort)
 [ ${#files[@]} -gt 0 ] || { echo "no captures under $root" >&2; exit 2; }
 if [ "$limit" -gt 0 ] && [ ${#files[@]} -gt "$limit" ]; then files=("${files[@]:0:$limit}"); fi
 bytes=$(cat "${files[@]}" | wc -c)
-out=$(mktemp -d)
+# Scratch dataset under target/ (TMPDIR overrides): on some machines /tmp is much slower to write.
+scratch=${TMPDIR:-$here/target}
+mkdir -p "$scratch"
+out=$(mktemp -d "$scratch/compare.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
 now() { date +%s.%N; }

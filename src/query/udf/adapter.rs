@@ -162,19 +162,31 @@ impl ScalarUDFImpl for TextUdf {
 
 /// Per-batch memo of a pure function: the same arguments give the same value, and a column
 /// holds few distinct names or addresses (sorted input repeats them row after row), so each
-/// distinct argument tuple is computed once per batch. Bounded by the batch.
+/// distinct argument tuple is computed once per batch. Bounded by the batch. When the first
+/// rows show mostly distinct arguments the map is dropped (it would only cost), keeping the
+/// same-as-previous-row check.
 struct Memo<'a> {
     vals: Vec<Option<&'a str>>,
-    seen: foldhash::HashMap<Vec<Option<&'a str>>, Out>,
-    last: Option<(Vec<Option<&'a str>>, Out)>,
+    seen: Option<foldhash::HashMap<Vec<Option<&'a str>>, Out>>,
+    /// Arguments and value of the previous row (the key buffer is reused).
+    last_key: Vec<Option<&'a str>>,
+    last: Option<Out>,
+    lookups: usize,
+    hits: usize,
 }
+
+/// Rows looked at before deciding whether the map pays.
+const MEMO_TRIAL: usize = 1024;
 
 impl<'a> Memo<'a> {
     fn new(arity: usize) -> Self {
         Memo {
             vals: vec![None; arity],
-            seen: Default::default(),
+            seen: Some(Default::default()),
+            last_key: Vec::with_capacity(arity),
             last: None,
+            lookups: 0,
+            hits: 0,
         }
     }
 
@@ -182,21 +194,78 @@ impl<'a> Memo<'a> {
         for (v, a) in self.vals.iter_mut().zip(arrays) {
             *v = if a.is_null(i) { None } else { Some(a.value(i)) };
         }
-        let hit = self.last.as_ref().is_some_and(|(k, _)| *k == self.vals);
+        let hit = self.last.is_some() && self.last_key == self.vals;
         if !hit {
-            let out = match self.seen.get(&self.vals) {
-                Some(o) => o.clone(),
-                None => {
-                    let o = f(&self.vals);
-                    self.seen.insert(self.vals.clone(), o.clone());
-                    o
+            let out = match self.seen.as_mut() {
+                None => f(&self.vals),
+                Some(seen) => {
+                    self.lookups += 1;
+                    match seen.get(&self.vals) {
+                        Some(o) => {
+                            self.hits += 1;
+                            o.clone()
+                        }
+                        None => {
+                            let o = f(&self.vals);
+                            seen.insert(self.vals.clone(), o.clone());
+                            o
+                        }
+                    }
                 }
             };
-            self.last = Some((self.vals.clone(), out));
+            if self.lookups == MEMO_TRIAL && self.hits * 4 < self.lookups {
+                self.seen = None;
+            }
+            self.last_key.clone_from(&self.vals);
+            self.last = Some(out);
         }
         match &self.last {
-            Some((_, o)) => o,
+            Some(o) => o,
             None => &Out::Int(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn run(values: &[Option<&str>], calls: &'static AtomicUsize) -> Vec<Option<String>> {
+        let arrays = vec![StringArray::from(values.to_vec())];
+        let f = move |v: &[Option<&str>]| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Out::Text(v[0].map(|s| s.to_uppercase()))
+        };
+        let mut memo = Memo::new(1);
+        (0..values.len())
+            .map(|i| match memo.get(&arrays, i, &f) {
+                Out::Text(t) => t.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn repeated_arguments_are_computed_once_and_distinct_ones_still_right() {
+        let calls: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        let vals: Vec<Option<&str>> = (0..5000)
+            .map(|i| [Some("a"), Some("b"), None][i % 3])
+            .collect();
+        let got = run(&vals, calls);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(got[0..3], [Some("A".into()), Some("B".into()), None]);
+        assert_eq!(got[4999], got[4999 % 3]);
+
+        let calls: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        let names: Vec<String> = (0..3000).map(|i| format!("h{i}")).collect();
+        let vals: Vec<Option<&str>> = names.iter().map(|s| Some(s.as_str())).collect();
+        let got = run(&vals, calls);
+        assert_eq!(calls.load(Ordering::SeqCst), 3000);
+        assert!(got
+            .iter()
+            .zip(&names)
+            .all(|(g, n)| g.as_deref() == Some(&*n.to_uppercase())));
     }
 }
