@@ -470,8 +470,9 @@ pub fn run_party(a: PartyArgs) -> anyhow::Result<Outcome> {
   iotdest run --root /data/disk1/traffic/by-name --device sonos_speaker --years 2024 2025 --out ds
   iotdest run --root captures --all --out ds --legacy-out analysis_longitudinal --geo-db C.mmdb --asn-db A.mmdb
 
-Months whose captures (path, size, mtime) are unchanged since the last run are not extracted
-again; when nothing changed, nothing is redone.")]
+Writes the dataset to --out, the legacy layout to --legacy-out and the HTML report to
+<out>/report.html. Months whose captures (path, size, mtime) are unchanged since the last run
+are not extracted again; when nothing changed, nothing is redone.")]
 pub struct RunArgs {
     /// Capture tree (default: data-samples/captures when present).
     #[arg(long, value_name = "DIR")]

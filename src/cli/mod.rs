@@ -49,7 +49,7 @@ pub enum Command {
     Geolocate(analysis::GeolocateArgs),
     /// Write the legacy analysis_longitudinal/ layout (JSON, pickle, CSV) from a dataset.
     ExportLegacy(legacy::ExportArgs),
-    /// Extract, analyse and export in one go (the whole run_longitudinal.sh).
+    /// Extract, analyse, export and report in one go (the whole run_longitudinal.sh).
     Run(legacy::RunArgs),
     /// Drop-in for `destination_analysis.py domains`.
     Domains(legacy::DropInArgs),
@@ -65,6 +65,7 @@ pub enum Command {
     /// Drop-in for `party.py`: categorized_domains_<Mon>_<Year>.csv from a legacy layout.
     Party(legacy::PartyArgs),
     /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
+    /// The longitudinal HTML report of a dataset (self-contained; open it in a browser).
     Report(report::ReportArgs),
     Synth(synth::SynthArgs),
 }
