@@ -64,9 +64,9 @@ pub enum Command {
     InitEmptyIpMaps(legacy::InitEmptyArgs),
     /// Drop-in for `party.py`: categorized_domains_<Mon>_<Year>.csv from a legacy layout.
     Party(legacy::PartyArgs),
-    /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
     /// The longitudinal HTML report of a dataset (self-contained; open it in a browser).
     Report(report::ReportArgs),
+    /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
     Synth(synth::SynthArgs),
 }
 
