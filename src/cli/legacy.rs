@@ -22,7 +22,7 @@ use crate::query::session;
 use crate::store::manifest::{current_stamp, stored_stamps};
 use crate::store::PartitionKey;
 
-pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let t = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(t)
@@ -30,16 +30,19 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-pub(super) fn default_threads() -> usize {
+fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Reads the legacy facts of `dataset` (raw + analysis tables).
-fn gather(
+/// A runtime and a session with the raw and analysis tables of `dataset` (which must have been
+/// analysed), for the commands that read the analysis: export-legacy, run, report.
+pub(super) fn analysis_session(
     dataset: &Path,
-    devices: &[String],
     rules: &RuleArgs,
-) -> anyhow::Result<BTreeMap<MonthKey, LegacyMonth>> {
+) -> anyhow::Result<(
+    tokio::runtime::Runtime,
+    datafusion::execution::context::SessionContext,
+)> {
     if !dataset.join("analysis").join("destinations").is_dir() {
         bail!(
             "{} has no analysis yet: run `iotdest analyze --dataset {}` first",
@@ -49,17 +52,24 @@ fn gather(
     }
     let devs = rules.devices()?;
     let rt = runtime()?;
-    rt.block_on(async {
-        let ctx = session::open(
-            dataset,
-            Arc::new(Geo::default()),
-            Arc::new(devs),
-            default_threads(),
-            true,
-        )
-        .await?;
-        export::gather(&ctx, devices).await
-    })
+    let ctx = rt.block_on(session::open(
+        dataset,
+        Arc::new(Geo::default()),
+        Arc::new(devs),
+        default_threads(),
+        true,
+    ))?;
+    Ok((rt, ctx))
+}
+
+/// Reads the legacy facts of `dataset` (raw + analysis tables).
+fn gather(
+    dataset: &Path,
+    devices: &[String],
+    rules: &RuleArgs,
+) -> anyhow::Result<BTreeMap<MonthKey, LegacyMonth>> {
+    let (rt, ctx) = analysis_session(dataset, rules)?;
+    rt.block_on(export::gather(&ctx, devices))
 }
 
 fn relocate(

@@ -1,18 +1,14 @@
 //! `iotdest report`: the longitudinal HTML report of a dataset.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::bail;
 use clap::Args;
 
 use super::analysis::RuleArgs;
-use super::legacy::{default_threads, runtime};
+use super::legacy::analysis_session;
 use super::Outcome;
-use crate::classify::geo::Geo;
 use crate::output::pyfmt::write_atomic;
 use crate::output::report;
-use crate::query::session;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -44,25 +40,12 @@ pub fn write_report(
     devices: &[String],
     rules: &RuleArgs,
 ) -> anyhow::Result<usize> {
-    if !dataset.join("analysis").join("destinations").is_dir() {
-        bail!(
-            "{} has no analysis yet: run `iotdest analyze --dataset {}` first",
-            dataset.display(),
-            dataset.display()
-        );
-    }
-    let devs = rules.devices()?;
-    let data = runtime()?.block_on(async {
-        let ctx = session::open(
-            dataset,
-            Arc::new(Geo::default()),
-            Arc::new(devs),
-            default_threads(),
-            true,
-        )
-        .await?;
-        report::gather(&ctx, &dataset.display().to_string(), devices).await
-    })?;
+    let (rt, ctx) = analysis_session(dataset, rules)?;
+    let data = rt.block_on(report::gather(
+        &ctx,
+        &dataset.display().to_string(),
+        devices,
+    ))?;
     for d in devices {
         if !data.devices.contains(d) {
             eprintln!(
