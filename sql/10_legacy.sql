@@ -5,22 +5,22 @@
 --   legacy_ips        remote Internet IPs with their attributed domain and country;
 --   legacy_categorized contacted domains with split, category, organisation, query types;
 --   legacy_platforms  detected IoT platforms with evidence.
--- Inputs: dns, names (raw); flow_domains, ips, destinations, platforms (analysis).
+-- Inputs: hostnames, ips, destinations, platforms (analysis tables only: exporting a month never
+--         re-reads raw partitions or flows).
 -- Outputs: the five views above; export-legacy and the drop-in commands read them.
 
 CREATE VIEW legacy_unique AS
-SELECT DISTINCT device, year, month, host AS domain FROM (
-  SELECT device, year, month, query AS host FROM dns WHERE query IS NOT NULL
-  UNION ALL
-  SELECT device, year, month, name AS host FROM names WHERE name IS NOT NULL
-)
-WHERE host <> '.' AND host NOT LIKE '%.arpa' AND host NOT LIKE '%.local' AND host <> 'local'
-  AND ip_scope(host) IS NULL;
+SELECT DISTINCT device, year, month, hostname AS domain
+FROM hostnames
+WHERE hostname <> '.' AND hostname NOT LIKE '%.arpa' AND hostname NOT LIKE '%.local'
+  AND hostname <> 'local' AND ip_scope(hostname) IS NULL;
 
+-- (destinations holds one row per Internet destination; its domain is set exactly when the
+-- flows were attributed to a name.)
 CREATE VIEW legacy_contacted AS
 SELECT DISTINCT device, year, month, domain
-FROM flow_domains
-WHERE remote_scope = 'internet' AND domain IS NOT NULL;
+FROM destinations
+WHERE domain IS NOT NULL;
 
 CREATE VIEW legacy_ips AS
 SELECT device, year, month, ip, domain, country_iso, country_name

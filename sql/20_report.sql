@@ -1,6 +1,7 @@
 -- Purpose: the facts `iotdest report` draws, per device and month (the report adds the
 -- all-devices view by summing these rows).
--- Inputs: captures (raw), destinations, ips, flow_domains, platforms (analysis).
+-- Inputs: destinations, ips, platforms, summary (the small analysis tables; the report never
+--         reads raw partitions or flows).
 -- Outputs: views report_party, report_orgs, report_countries, report_domains,
 --          report_platforms, report_quality.
 
@@ -39,30 +40,10 @@ SELECT device, year, month, platform, confidence, evidence, flows, bytes
 FROM platforms;
 
 -- Captures read and with errors; Internet flows and bytes, and those left unattributed.
-CREATE VIEW report_capture_counts AS
-SELECT device, year, month,
-       count(*) AS captures,
-       sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS captures_with_errors,
-       sum(packets) AS packets
-FROM captures
-GROUP BY device, year, month;
-
-CREATE VIEW report_flow_counts AS
-SELECT device, year, month,
-       count(*) AS flows,
-       sum(CASE WHEN method IS NULL THEN 1 ELSE 0 END) AS flows_unattributed,
-       sum(bytes_out + bytes_in) AS bytes,
-       sum(CASE WHEN method IS NULL THEN bytes_out + bytes_in ELSE 0 END) AS bytes_unattributed
-FROM flow_domains
-WHERE remote_scope = 'internet'
-GROUP BY device, year, month;
-
 CREATE VIEW report_quality AS
-SELECT c.device, c.year, c.month, c.captures, c.captures_with_errors, c.packets,
-       COALESCE(f.flows, 0) AS flows,
-       COALESCE(f.flows_unattributed, 0) AS flows_unattributed,
-       COALESCE(f.bytes, 0) AS bytes,
-       COALESCE(f.bytes_unattributed, 0) AS bytes_unattributed
-FROM report_capture_counts c
-LEFT JOIN report_flow_counts f
-  ON f.device = c.device AND f.year = c.year AND f.month = c.month;
+SELECT device, year, month, captures, captures_with_errors, packets,
+       internet_flows AS flows,
+       internet_flows_unattributed AS flows_unattributed,
+       internet_bytes AS bytes,
+       internet_bytes_unattributed AS bytes_unattributed
+FROM summary;

@@ -164,8 +164,21 @@ impl Rules {
 
     /// Embedded rules, with each file present in `dir` replacing its default.
     pub fn load(dir: Option<&Path>) -> Result<Self, RulesError> {
+        let [m, p, v, t] = Self::texts(dir)?;
+        Self::from_texts(&m.1, &p.1, &v.1, &t.1)
+    }
+
+    /// The four rule files' names and texts as `load` uses them: each file present in `dir`
+    /// replaces its embedded default.
+    pub fn texts(dir: Option<&Path>) -> Result<[(&'static str, String); 4], RulesError> {
+        let defaults = [
+            ("manufacturers.csv", MANUFACTURERS),
+            ("platforms.csv", PLATFORMS),
+            ("providers.csv", PROVIDERS),
+            ("trackers.csv", TRACKERS),
+        ];
         let Some(dir) = dir else {
-            return Self::embedded();
+            return Ok(defaults.map(|(n, t)| (n, t.to_string())));
         };
         if !dir.is_dir() {
             return Err(RulesError::Io {
@@ -173,20 +186,15 @@ impl Rules {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
             });
         }
-        let read = |name: &str, default: &'static str| -> Result<String, RulesError> {
-            let p = dir.join(name);
+        let mut out = defaults.map(|(n, t)| (n, t.to_string()));
+        for (name, text) in out.iter_mut() {
+            let p = dir.join(*name);
             if p.exists() {
-                std::fs::read_to_string(&p).map_err(|source| RulesError::Io { path: p, source })
-            } else {
-                Ok(default.to_string())
+                *text = std::fs::read_to_string(&p)
+                    .map_err(|source| RulesError::Io { path: p, source })?;
             }
-        };
-        Self::from_texts(
-            &read("manufacturers.csv", MANUFACTURERS)?,
-            &read("platforms.csv", PLATFORMS)?,
-            &read("providers.csv", PROVIDERS)?,
-            &read("trackers.csv", TRACKERS)?,
-        )
+        }
+        Ok(out)
     }
 
     /// Parses the four files' texts and checks references between them.

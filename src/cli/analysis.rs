@@ -1,7 +1,6 @@
 //! `iotdest analyze`, `iotdest sql`, `iotdest classify`, `iotdest first-party`,
 //! `iotdest geolocate`: everything that reads rules or a dataset rather than captures.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,13 +8,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Outcome;
 use crate::classify::devices::Devices;
 use crate::classify::domain;
 use crate::classify::geo::Geo;
 use crate::classify::{Classifier, Rules};
-use crate::query::analyze::{analyze, AnalyzeParams};
+use crate::query::analyze::{
+    analyze, AnalyzeOptions, AnalyzeParams, AnalyzeSummary, Progress,
+};
+use crate::query::plan::{month_label, sha256_hex};
 use crate::query::session;
 
 /// Options shared by commands that classify.
@@ -37,6 +40,44 @@ pub struct RuleArgs {
 }
 
 impl RuleArgs {
+    /// Lines identifying what these options make the classifier do (the rule files' contents,
+    /// the devices file, the default manufacturer, the first-party files): a change of any of
+    /// them makes `analyze` recompute.
+    pub fn identity(&self) -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<String> = Rules::texts(self.rules.as_deref())?
+            .iter()
+            .map(|(name, text)| format!("rules {name} {}", sha256_hex(text.as_bytes())))
+            .collect();
+        out.push(match &self.devices_file {
+            Some(p) => {
+                let bytes = std::fs::read(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                format!("devices-file {}", sha256_hex(&bytes))
+            }
+            None => "devices-file none".into(),
+        });
+        out.push(format!(
+            "manufacturer {}",
+            self.manufacturer.as_deref().unwrap_or("none")
+        ));
+        let mut first_party: Vec<String> = std::fs::read_dir(&self.first_party_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let bytes = std::fs::read(e.path().join("first_party_domains.txt")).ok()?;
+                Some(format!(
+                    "first-party {} {}",
+                    e.file_name().to_string_lossy(),
+                    sha256_hex(&bytes)
+                ))
+            })
+            .collect();
+        first_party.sort();
+        out.extend(first_party);
+        Ok(out)
+    }
+
     pub fn devices(&self) -> anyhow::Result<Devices> {
         let rules = Rules::load(self.rules.as_deref())?;
         Ok(Devices::new(
@@ -63,6 +104,62 @@ impl GeoArgs {
     pub fn open(&self) -> anyhow::Result<Geo> {
         Ok(Geo::open(self.geo_db.as_deref(), self.asn_db.as_deref())?)
     }
+
+    /// Lines identifying the databases (path, size, modification time).
+    pub fn identity(&self) -> Vec<String> {
+        [("geo-db", &self.geo_db), ("asn-db", &self.asn_db)]
+            .into_iter()
+            .map(|(flag, path)| match path {
+                None => format!("{flag} none"),
+                Some(p) => {
+                    let meta = std::fs::metadata(p).ok();
+                    let mtime = meta
+                        .as_ref()
+                        .and_then(|m| m.modified().ok())
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_micros());
+                    let full = p.canonicalize().unwrap_or_else(|_| p.clone());
+                    format!(
+                        "{flag} {} {} {mtime}",
+                        full.display(),
+                        meta.map_or(0, |m| m.len())
+                    )
+                }
+            })
+            .collect()
+    }
+}
+
+/// Parses `1GiB`, `512MiB`, `2G`, `800M`, `64k` or plain bytes (binary units).
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 1GiB, 512MiB, 2G"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        u => return Err(format!("{s:?}: unknown unit {u:?} (use KiB, MiB, GiB)")),
+    };
+    let bytes = n * mult;
+    if !(bytes >= 1024.0 * 1024.0 && bytes < usize::MAX as f64) {
+        return Err(format!("{s:?}: give at least 1MiB"));
+    }
+    Ok(bytes as usize)
+}
+
+/// Memory limit of the DataFusion sessions of a command.
+#[derive(Args, Debug, Clone)]
+pub struct MemoryArgs {
+    /// Memory the queries may use (sorts and aggregations spill to disk beyond it; a step that
+    /// cannot spill fails with a message naming it): 1GiB, 512MiB, 4G…
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_bytes)]
+    pub memory_limit: usize,
 }
 
 /// Parses `24h`, `90m`, `3600s`, `2d` or plain seconds.
@@ -87,8 +184,12 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
   iotdest analyze --dataset iotdest-out
   iotdest analyze --dataset ds --geo-db GeoLite2-Country.mmdb --asn-db GeoLite2-ASN.mmdb
   iotdest analyze --dataset ds --devices devices.csv --lookback 6h
+  iotdest analyze --dataset ds --memory-limit 4GiB --threads 2
 
-Writes DATASET/analysis/{flow_domains,ips,destinations,platforms}/device=/year=/month=/.")]
+Writes DATASET/analysis/{flow_domains,ips,destinations,platforms,hostnames,summary}/
+device=/year=/month=/, month by month: only device-months whose inputs changed since the last
+run (captures, the look-back window's partitions, rules, databases, flags) are recomputed, and
+DATASET/analysis/_months/YYYY-MM.json records what each month was computed from.")]
 pub struct AnalyzeArgs {
     /// Dataset written by `extract`.
     #[arg(long, value_name = "DATASET")]
@@ -100,12 +201,17 @@ pub struct AnalyzeArgs {
     /// How far back a DNS answer may be and still name a flow (method `dns`).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
     pub lookback: u64,
-    /// Worker threads (default: all cores).
+    /// Device-months analysed at once (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Recompute every month, even those up to date.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
-fn threads(n: Option<usize>) -> anyhow::Result<usize> {
+pub(super) fn threads(n: Option<usize>) -> anyhow::Result<usize> {
     match n {
         Some(0) => bail!("--threads must be at least 1"),
         Some(n) => Ok(n),
@@ -113,48 +219,120 @@ fn threads(n: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
-fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .build()?)
 }
 
-/// Runs the analysis; used by `analyze` and `run`.
-pub fn run_analysis(
-    dataset: &Path,
-    geo: Geo,
-    devices: Devices,
-    lookback: u64,
-    threads: usize,
-) -> anyhow::Result<BTreeMap<String, usize>> {
-    if !dataset.is_dir() {
+/// What `analyze`, `run` and the drop-ins need to analyse a dataset.
+pub struct AnalysisRequest<'a> {
+    pub dataset: &'a Path,
+    pub geo: &'a GeoArgs,
+    pub rules: &'a RuleArgs,
+    pub lookback: u64,
+    pub threads: usize,
+    pub memory_limit: usize,
+    pub force: bool,
+}
+
+/// Analyses the months of a dataset that need it, with a progress bar by month on a terminal;
+/// used by `analyze`, `run` and the drop-ins. Device-months that fail are reported and make it
+/// an error once the others are done.
+pub fn run_analysis(r: &AnalysisRequest) -> anyhow::Result<AnalyzeSummary> {
+    if !r.dataset.is_dir() {
         bail!(
             "dataset {} does not exist (run `iotdest extract` first)",
-            dataset.display()
+            r.dataset.display()
         );
     }
-    let rt = runtime(threads)?;
-    rt.block_on(async {
-        let ctx = session::open(dataset, Arc::new(geo), Arc::new(devices), threads, false).await?;
-        let params = AnalyzeParams {
-            lookback_secs: lookback,
+    let mut config = r.rules.identity()?;
+    config.extend(r.geo.identity());
+    let opts = AnalyzeOptions {
+        params: AnalyzeParams {
+            lookback_secs: r.lookback,
             ..Default::default()
-        };
-        Ok(analyze(&ctx, dataset, &params).await?)
-    })
+        },
+        threads: r.threads,
+        memory_limit: r.memory_limit,
+        force: r.force,
+        config,
+    };
+    let geo = Arc::new(r.geo.open()?);
+    let devices = Arc::new(r.rules.devices()?);
+    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} months {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |p: &Progress| match p {
+        Progress::Planned { months, .. } => pb.set_length(*months as u64),
+        Progress::MonthDone { month, units } => {
+            pb.inc(1);
+            pb.set_message(format!("{} ({units} device-months)", month_label(*month)));
+        }
+    };
+    let rt = runtime(r.threads)?;
+    let summary = rt.block_on(analyze(r.dataset, geo, devices, &opts, &progress));
+    pb.finish_and_clear();
+    let summary = summary?;
+    for f in &summary.failures {
+        eprintln!("iotdest: analyze: {f}");
+    }
+    if !summary.failures.is_empty() {
+        bail!(
+            "{} analysis step(s) failed (see above); {} months of {} are up to date, the others \
+             keep their previous analysis",
+            summary.failures.len(),
+            summary.months_up_to_date + summary.months_analysed.len()
+                - summary
+                    .months_analysed
+                    .iter()
+                    .filter(|m| summary.failures.iter().any(|f| f.contains(&month_label(**m))))
+                    .count(),
+            r.dataset.display()
+        );
+    }
+    Ok(summary)
+}
+
+/// One line: months analysed, months up to date, rows, time.
+pub fn summary_line(dataset: &Path, s: &AnalyzeSummary, secs: f64) -> String {
+    let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+    let mut line = format!(
+        "iotdest: analysis of {}: {} months analysed ({} device-months), {} up to date",
+        dataset.display(),
+        s.months_analysed.len(),
+        s.units_analysed.len(),
+        s.months_up_to_date
+    );
+    if !s.months_removed.is_empty() {
+        line.push_str(&format!(", {} removed", s.months_removed.len()));
+    }
+    line.push_str(&format!(" in {secs:.2} s"));
+    if !rows.is_empty() {
+        line.push_str(&format!(" ({} rows written)", rows.join(", ")));
+    }
+    line
 }
 
 pub fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<Outcome> {
-    let t = threads(a.threads)?;
     let start = Instant::now();
-    let report = run_analysis(&a.dataset, a.geo.open()?, a.rules.devices()?, a.lookback, t)?;
-    let parts: Vec<String> = report.iter().map(|(t, n)| format!("{n} {t}")).collect();
+    let summary = run_analysis(&AnalysisRequest {
+        dataset: &a.dataset,
+        geo: &a.geo,
+        rules: &a.rules,
+        lookback: a.lookback,
+        threads: threads(a.threads)?,
+        memory_limit: a.memory.memory_limit,
+        force: a.force,
+    })?;
     eprintln!(
-        "iotdest: analysis of {} written in {:.2} s: {}",
-        a.dataset.display(),
-        start.elapsed().as_secs_f64(),
-        parts.join(", ")
+        "{}",
+        summary_line(&a.dataset, &summary, start.elapsed().as_secs_f64())
     );
     Ok(Outcome::Ok)
 }
@@ -166,8 +344,9 @@ pub fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<Outcome> {
   iotdest sql --dataset ds \"SELECT registrable_domain(query), COUNT(*) FROM dns GROUP BY 1\"
 
 Tables: captures, dns, names, flows, and (after analyze) flow_domains, ips, destinations,
-platforms. UDFs: registrable_domain, sld, public_suffix, classify_party, party_reason,
-organization, iot_platform, manufacturer, asn, as_org, country_iso, country_name, ip_scope.")]
+platforms, hostnames, summary. UDFs: registrable_domain, sld, public_suffix, classify_party,
+party_reason, organization, iot_platform, manufacturer, asn, as_org, country_iso, country_name,
+ip_scope.")]
 pub struct SqlArgs {
     #[arg(long, value_name = "DATASET")]
     pub dataset: PathBuf,
@@ -188,6 +367,8 @@ pub struct SqlArgs {
     pub geo: GeoArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 pub fn run_sql(a: SqlArgs) -> anyhow::Result<Outcome> {
@@ -203,7 +384,10 @@ pub fn run_sql(a: SqlArgs) -> anyhow::Result<Outcome> {
     let devices = a.rules.devices()?;
     let geo = a.geo.open()?;
     let batches = rt.block_on(async {
-        let ctx = session::open(&a.dataset, Arc::new(geo), Arc::new(devices), t, true).await?;
+        let env = session::runtime(a.memory.memory_limit, None)?;
+        let ctx =
+            session::open(&a.dataset, &env, Arc::new(geo), Arc::new(devices), t, true, true)
+                .await?;
         let mut last = Vec::new();
         for stmt in crate::query::analyze::statements(&query, &AnalyzeParams::default()) {
             last = ctx.sql(&stmt).await?.collect().await?;

@@ -10,7 +10,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::analysis::{run_analysis, GeoArgs, RuleArgs};
+use super::analysis::{
+    run_analysis, runtime, summary_line, AnalysisRequest, GeoArgs, MemoryArgs, RuleArgs,
+};
 use super::Outcome;
 use crate::classify::geo::Geo;
 use crate::extract::ExtractLimits;
@@ -18,92 +20,106 @@ use crate::ingest::discover::{discover_list, discover_root, CaptureFile, Discove
 use crate::output::export::{self, LegacyMonth, MonthKey};
 use crate::output::pyfmt::{csv_bytes, month_abbr, write_atomic, write_json, MONTHS};
 use crate::pipeline::ExtractConfig;
-use crate::query::session;
+use crate::query::session::{self, PartSource, DEFAULT_MEMORY_LIMIT};
+use crate::store::inventory::{partitions, Partition};
 use crate::store::manifest::{current_stamp, stored_stamps};
 use crate::store::PartitionKey;
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    let t = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(t)
-        .enable_all()
-        .build()?)
-}
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// A runtime and a session with the raw and analysis tables of `dataset` (which must have been
-/// analysed), for the commands that read the analysis: export-legacy, run, report.
-pub(super) fn analysis_session(
+/// The analysis tables the legacy layout is drawn from.
+const LEGACY_TABLES: [&str; 4] = ["hostnames", "destinations", "ips", "platforms"];
+
+/// Calls `f` with the legacy facts of every analysed device-month of `dataset` that `only`
+/// selects, one month at a time (one session per month over that month's analysis partitions,
+/// so memory does not grow with the months). Returns how many device-months were given.
+fn for_each_month(
     dataset: &Path,
     rules: &RuleArgs,
-) -> anyhow::Result<(
-    tokio::runtime::Runtime,
-    datafusion::execution::context::SessionContext,
-)> {
-    if !dataset.join("analysis").join("destinations").is_dir() {
+    memory_limit: usize,
+    only: &dyn Fn(&PartitionKey) -> bool,
+    mut f: impl FnMut(MonthKey, LegacyMonth) -> anyhow::Result<()>,
+) -> anyhow::Result<usize> {
+    let analysis = dataset.join("analysis");
+    if !analysis.join("destinations").is_dir() {
         bail!(
             "{} has no analysis yet: run `iotdest analyze --dataset {}` first",
             dataset.display(),
             dataset.display()
         );
     }
-    let devs = rules.devices()?;
-    let rt = runtime()?;
-    let ctx = rt.block_on(session::open(
-        dataset,
-        Arc::new(Geo::default()),
-        Arc::new(devs),
-        default_threads(),
-        true,
-    ))?;
-    Ok((rt, ctx))
-}
-
-/// Reads the legacy facts of `dataset` (raw + analysis tables).
-fn gather(
-    dataset: &Path,
-    devices: &[String],
-    rules: &RuleArgs,
-) -> anyhow::Result<BTreeMap<MonthKey, LegacyMonth>> {
-    let (rt, ctx) = analysis_session(dataset, rules)?;
-    rt.block_on(export::gather(&ctx, devices))
-}
-
-fn relocate(
-    months: &mut BTreeMap<MonthKey, LegacyMonth>,
-    geo_db: Option<&Path>,
-) -> anyhow::Result<()> {
-    if let Some(db) = geo_db {
-        let geo = Geo::open(Some(db), None)?;
-        for m in months.values_mut() {
-            m.countries = m
-                .ips
-                .keys()
-                .filter_map(|ip| geo.country(ip).map(|c| (ip.clone(), (c.iso_code, c.name))))
-                .collect();
-            m.with_geolocation = true;
+    let mut months: BTreeMap<(i32, u32), Vec<Partition>> = BTreeMap::new();
+    for p in partitions(&analysis.join("destinations")) {
+        if only(&p.key) {
+            months.entry((p.key.year, p.key.month)).or_default().push(p);
         }
     }
-    Ok(())
+    let devices = Arc::new(rules.devices()?);
+    let threads = default_threads();
+    let rt = runtime(threads)?;
+    let env = session::runtime(memory_limit, None)?;
+    let mut given = 0;
+    rt.block_on(async {
+        for units in months.values() {
+            let ctx = session::context(&env, Arc::new(Geo::default()), devices.clone(), threads);
+            for table in LEGACY_TABLES {
+                let mut parts = Vec::new();
+                for u in units {
+                    let dir = u.key.dir(&analysis, table);
+                    if !dir.is_dir() {
+                        bail!(
+                            "{} lacks {} (an analysis by an older iotdest): run `iotdest analyze --dataset {}`",
+                            dataset.display(),
+                            dir.strip_prefix(dataset).unwrap_or(&dir).display(),
+                            dataset.display()
+                        );
+                    }
+                    parts.push(PartSource {
+                        dir,
+                        device: u.key.device.clone(),
+                        year: u.key.year,
+                        month: u.key.month,
+                    });
+                }
+                session::register_parts(&ctx, table, None, &parts, None).await?;
+            }
+            for (key, m) in export::gather(&ctx, &[]).await? {
+                given += 1;
+                f(key, m)?;
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(given)
 }
 
-/// Writes the legacy layout of every device-month; returns how many months were written.
+fn relocate(m: &mut LegacyMonth, geo: Option<&Geo>) {
+    if let Some(geo) = geo {
+        m.countries = m
+            .ips
+            .keys()
+            .filter_map(|ip| geo.country(ip).map(|c| (ip.clone(), (c.iso_code, c.name))))
+            .collect();
+        m.with_geolocation = true;
+    }
+}
+
+/// Writes the legacy layout of the device-months `only` selects; returns how many were written.
 pub fn export_dataset(
     dataset: &Path,
     out: &Path,
-    devices: &[String],
+    only: &dyn Fn(&PartitionKey) -> bool,
     rules: &RuleArgs,
     geo_db: Option<&Path>,
+    memory_limit: usize,
 ) -> anyhow::Result<usize> {
-    let mut months = gather(dataset, devices, rules)?;
-    relocate(&mut months, geo_db)?;
-    for ((device, year, month), m) in &months {
-        export::write_month(out, device, *year, *month, m)?;
-    }
-    Ok(months.len())
+    let geo = geo_db.map(|db| Geo::open(Some(db), None)).transpose()?;
+    for_each_month(dataset, rules, memory_limit, only, |(device, year, month), mut m| {
+        relocate(&mut m, geo.as_ref());
+        export::write_month(out, &device, year, month, &m)
+    })
 }
 
 #[derive(Args, Debug)]
@@ -125,15 +141,23 @@ pub struct ExportArgs {
     pub geo_db: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+}
+
+/// A selection of devices (empty: all).
+fn device_filter(devices: &[String]) -> impl Fn(&PartitionKey) -> bool + '_ {
+    move |k| devices.is_empty() || devices.iter().any(|d| *d == k.device)
 }
 
 pub fn run_export(a: ExportArgs) -> anyhow::Result<Outcome> {
     let n = export_dataset(
         &a.dataset,
         &a.out,
-        &a.devices,
+        &device_filter(&a.devices),
         &a.rules,
         a.geo_db.as_deref(),
+        a.memory.memory_limit,
     )?;
     eprintln!(
         "iotdest: wrote the legacy layout of {n} device-months under {}",
@@ -186,18 +210,23 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
     let report = super::extract::extract_with_progress(&found.captures, &cfg);
     let result = (|| {
         let report = report?;
-        run_analysis(
-            &scratch,
-            Geo::default(),
-            a.rules.devices()?,
-            86_400,
-            default_threads(),
-        )?;
-        let months = gather(&scratch, &[], &a.rules)?;
+        run_analysis(&AnalysisRequest {
+            dataset: &scratch,
+            geo: &GeoArgs {
+                geo_db: None,
+                asn_db: None,
+            },
+            rules: &a.rules,
+            lookback: 86_400,
+            threads: default_threads(),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            force: false,
+        })?;
         let mut per_device: BTreeMap<String, LegacyMonth> = BTreeMap::new();
-        for ((device, _, _), m) in months {
+        for_each_month(&scratch, &a.rules, DEFAULT_MEMORY_LIMIT, &|_| true, |(device, _, _), m| {
             per_device.entry(device).or_default().merge(m);
-        }
+            Ok(())
+        })?;
         let bad = report.files_partial + report.files_failed + found.skipped.len() > 0;
         Ok((per_device.into_iter().collect(), bad))
     })();
@@ -481,8 +510,10 @@ pub fn run_party(a: PartyArgs) -> anyhow::Result<Outcome> {
   iotdest run --root captures --all --out ds --legacy-out analysis_longitudinal --geo-db C.mmdb --asn-db A.mmdb
 
 Writes the dataset to --out, the legacy layout to --legacy-out and the HTML report to
-<out>/report.html. Months whose captures (path, size, mtime) are unchanged since the last run
-are not extracted again; when nothing changed, nothing is redone.")]
+<out>/report.html. Device-months whose captures (path, size, mtime) are unchanged since the last
+run are not extracted again; only device-months whose inputs changed are analysed and exported
+again, and the report is rebuilt from the small analysis tables; when nothing changed, nothing is
+redone.")]
 pub struct RunArgs {
     /// Capture tree (default: data-samples/captures when present).
     #[arg(long, value_name = "DIR")]
@@ -508,10 +539,15 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Extract, analyse and export everything again, changed or not.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub geo: GeoArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
@@ -549,7 +585,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     if found.captures.is_empty() {
         bail!("no capture files found under {}", root.display());
     }
-    // Months whose stored manifest matches the files on disk are skipped.
+    // Device-months whose stored manifest matches the files on disk are not extracted again.
     let mut by_month: BTreeMap<PartitionKey, Vec<CaptureFile>> = BTreeMap::new();
     for c in &found.captures {
         by_month
@@ -565,7 +601,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     let mut skipped_months = 0;
     for (key, files) in &by_month {
         let now: Option<BTreeSet<_>> = files.iter().map(|f| current_stamp(&f.path)).collect();
-        if now.is_some() && now == stored_stamps(&a.out, key) {
+        if !a.force && now.is_some() && now == stored_stamps(&a.out, key) {
             skipped_months += 1;
         } else {
             todo.extend(files.iter().cloned());
@@ -580,17 +616,6 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         .legacy_out
         .clone()
         .unwrap_or_else(|| a.out.join("analysis_longitudinal"));
-    let analysis_present = a.out.join("analysis").join("destinations").is_dir();
-    let legacy_present = legacy_out.is_dir();
-    let report_path = a.out.join("report.html");
-    if todo.is_empty() && analysis_present && legacy_present && report_path.is_file() {
-        eprintln!(
-            "iotdest: nothing changed ({} months up to date) in {:.2} s",
-            skipped_months,
-            start.elapsed().as_secs_f64()
-        );
-        return Ok(outcome);
-    }
     if !todo.is_empty() {
         let cfg = ExtractConfig {
             dataset: a.out.clone(),
@@ -602,25 +627,56 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             outcome = Outcome::SomeFilesFailed;
         }
         eprintln!(
-            "iotdest: extracted {} files in {} months ({} months unchanged)",
+            "iotdest: extracted {} files in {} device-months ({} device-months unchanged)",
             report.files, report.partitions, skipped_months
         );
     }
-    let analysis = run_analysis(&a.out, a.geo.open()?, a.rules.devices()?, 86_400, threads)?;
+    let analysis_start = Instant::now();
+    let analysis = run_analysis(&AnalysisRequest {
+        dataset: &a.out,
+        geo: &a.geo,
+        rules: &a.rules,
+        lookback: 86_400,
+        threads,
+        memory_limit: a.memory.memory_limit,
+        force: a.force,
+    })?;
+    let changed: BTreeSet<&PartitionKey> = analysis.units_analysed.iter().collect();
+    let report_path = a.out.join("report.html");
+    let legacy_present = legacy_out.is_dir();
+    if todo.is_empty() && changed.is_empty() && legacy_present && report_path.is_file() {
+        eprintln!(
+            "iotdest: nothing changed ({} device-months, {} months up to date) in {:.2} s",
+            skipped_months,
+            analysis.months_up_to_date,
+            start.elapsed().as_secs_f64()
+        );
+        return Ok(outcome);
+    }
     eprintln!(
-        "iotdest: analysis: {} destinations",
-        analysis.get("destinations").copied().unwrap_or(0)
+        "{}",
+        summary_line(&a.out, &analysis, analysis_start.elapsed().as_secs_f64())
     );
+    // The legacy layout of what changed (all of it when the folder is new).
+    let wanted = |k: &PartitionKey| a.devices.is_empty() || a.devices.contains(&k.device);
+    let only = |k: &PartitionKey| wanted(k) && (a.force || !legacy_present || changed.contains(k));
     let n = export_dataset(
         &a.out,
         &legacy_out,
-        &a.devices,
+        &only,
         &a.rules,
         a.geo.geo_db.as_deref(),
+        a.memory.memory_limit,
     )?;
-    super::report::write_report(&a.out, &report_path, &a.devices, &a.rules)?;
+    super::report::write_report(
+        &a.out,
+        &report_path,
+        &a.devices,
+        &a.rules,
+        a.memory.memory_limit,
+    )?;
     eprintln!(
-        "iotdest: legacy layout of {n} device-months in {}; report in {}; done in {:.2} s",
+        "iotdest: legacy layout of {n} device-months written in {}; report in {}; done in {:.2} s",
         legacy_out.display(),
         report_path.display(),
         start.elapsed().as_secs_f64()

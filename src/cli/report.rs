@@ -4,9 +4,14 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::analysis::RuleArgs;
-use super::legacy::analysis_session;
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use super::analysis::{runtime, MemoryArgs, RuleArgs};
 use super::Outcome;
+use crate::classify::geo::Geo;
+use crate::query::session;
 use crate::output::pyfmt::write_atomic;
 use crate::output::report;
 
@@ -31,6 +36,8 @@ pub struct ReportArgs {
     pub devices: Vec<String>,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 /// Writes the report of `dataset` to `out`; returns how many devices it covers.
@@ -39,13 +46,24 @@ pub fn write_report(
     out: &Path,
     devices: &[String],
     rules: &RuleArgs,
+    memory_limit: usize,
 ) -> anyhow::Result<usize> {
-    let (rt, ctx) = analysis_session(dataset, rules)?;
-    let data = rt.block_on(report::gather(
-        &ctx,
-        &dataset.display().to_string(),
-        devices,
-    ))?;
+    if !dataset.join("analysis").join("summary").is_dir() {
+        bail!(
+            "{} has no analysis (or one by an older iotdest): run `iotdest analyze --dataset {}` first",
+            dataset.display(),
+            dataset.display()
+        );
+    }
+    let devs = Arc::new(rules.devices()?);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = runtime(threads)?;
+    let data = rt.block_on(async {
+        let env = session::runtime(memory_limit, None)?;
+        let ctx = session::open(dataset, &env, Arc::new(Geo::default()), devs, threads, false, true)
+            .await?;
+        report::gather(&ctx, &dataset.display().to_string(), devices).await
+    })?;
     for d in devices {
         if !data.devices.contains(d) {
             eprintln!(
@@ -63,7 +81,13 @@ pub fn run_report(a: ReportArgs) -> anyhow::Result<Outcome> {
         .out
         .clone()
         .unwrap_or_else(|| a.dataset.join("report.html"));
-    let n = write_report(&a.dataset, &out, &a.devices, &a.rules)?;
+    let n = write_report(
+        &a.dataset,
+        &out,
+        &a.devices,
+        &a.rules,
+        a.memory.memory_limit,
+    )?;
     eprintln!(
         "iotdest: report of {n} device(s) written to {}",
         out.display()

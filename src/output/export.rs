@@ -422,7 +422,6 @@ pub async fn gather(
                 else {
                     continue;
                 };
-                let device = crate::store::decode_value(&device);
                 if !keep(&device) {
                     continue;
                 }

@@ -1,286 +1,506 @@
-//! `analyze`: runs `sql/*.sql` in order on a session over the raw tables, materialises the four
-//! analysis tables, and writes them hive-partitioned under `DATASET/analysis/<table>/`, each
-//! table folder replaced as a whole (staged, then renamed into place).
+//! `analyze`: month by month, incrementally, within a memory limit.
+//!
+//! Each month is analysed on its own (see `plan` for what a month and a device-month read): the
+//! month step, then every device-month, each written into a staging folder and swapped into
+//! `DATASET/analysis/<table>/device=/year=/month=` on its own. `DATASET/analysis/_months/
+//! YYYY-MM.json` records what each month and device-month was computed from; a device-month is
+//! recomputed only when its fingerprint changed (its raw partitions, its look-back window's
+//! partitions, the month step's tables, the rules, databases, flags, the SQL or the version) or
+//! its outputs are missing. Device-months run in parallel up to `threads`, all sessions sharing one
+//! memory pool of `memory_limit` bytes that spills to `DATASET/.staging/<pid>-spill/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, StringArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema, SchemaRef};
-use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::context::SessionContext;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
-use crate::store::{decode_value, PartitionKey, PartitionWriter};
+pub use super::plan::Month;
+use super::plan::{
+    fingerprint, month_inputs, month_label, plan, read_state, sha256_hex, state_dir,
+    state_months, unit_inputs, MonthPlan, MonthState, Unit, UnitState, STATE_FORMAT,
+};
+use super::session;
+pub use super::steps::{statements, AnalyzeParams, ANALYSIS_TABLES};
+use super::udf::DeviceContexts;
+use super::unit::{month_tables, run_unit, source, Env, MonthTables, Sources};
+use crate::classify::geo::Geo;
+use crate::columnar::schema::TABLE_DNS;
+use crate::store::inventory::partitions;
+use crate::store::writer::staging_root;
+use crate::store::{clean_stale_staging, decode_value, remove_partition, replace_dir, PartitionKey};
 
-/// The analysis tables, in the order they are produced.
-pub const ANALYSIS_TABLES: [&str; 4] = ["flow_domains", "ips", "destinations", "platforms"];
-
-/// The SQL steps, embedded (file name, text).
-pub const SQL_STEPS: [(&str, &str); 4] = [
-    (
-        "01_flow_domains.sql",
-        include_str!("../../sql/01_flow_domains.sql"),
-    ),
-    ("02_ips.sql", include_str!("../../sql/02_ips.sql")),
-    (
-        "03_destinations.sql",
-        include_str!("../../sql/03_destinations.sql"),
-    ),
-    (
-        "04_platforms.sql",
-        include_str!("../../sql/04_platforms.sql"),
-    ),
-];
-
-/// Parameters of the analysis.
+/// How to analyse.
 #[derive(Debug, Clone)]
-pub struct AnalyzeParams {
-    /// DNS look-back window for the `dns` method, seconds.
-    pub lookback_secs: u64,
-    /// Clock skew allowed between a DNS answer and the flow it names, seconds.
-    pub skew_secs: u64,
+pub struct AnalyzeOptions {
+    pub params: AnalyzeParams,
+    /// Device-months analysed at once.
+    pub threads: usize,
+    /// Bytes of the memory pool all sessions share.
+    pub memory_limit: usize,
+    /// Recompute every month, up to date or not.
+    pub force: bool,
+    /// What else decides the results (rules, device table, databases), one line each; a change
+    /// of any line recomputes every month.
+    pub config: Vec<String>,
 }
 
-impl Default for AnalyzeParams {
-    fn default() -> Self {
-        AnalyzeParams {
-            lookback_secs: 86_400,
-            skew_secs: 2,
-        }
+/// What a run of `analyze` did.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeSummary {
+    /// Months the dataset holds.
+    pub months: usize,
+    /// Months (re)computed, wholly or in part.
+    pub months_analysed: Vec<Month>,
+    /// Months that needed nothing.
+    pub months_up_to_date: usize,
+    /// Months whose raw partitions are gone, and whose analysis was removed.
+    pub months_removed: Vec<Month>,
+    /// Device-months (re)computed.
+    pub units_analysed: Vec<PartitionKey>,
+    /// Rows written per analysis table by this run.
+    pub rows: BTreeMap<String, u64>,
+    /// Device-months that failed, with the reason (their previous analysis stays in place).
+    pub failures: Vec<String>,
+}
+
+/// Progress reports, in the order they happen.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The plan: months to (re)compute, and device-months among them known so far.
+    Planned { months: usize, up_to_date: usize },
+    /// A month finished (its device-months swapped in).
+    MonthDone { month: Month, units: usize },
+}
+
+/// The lines that identify the configuration: the caller's plus version, SQL and flags.
+fn config_lines(opts: &AnalyzeOptions) -> Vec<String> {
+    let mut sql = String::new();
+    for text in super::steps::analysis_sql() {
+        sql.push_str(text);
+    }
+    let mut lines = vec![
+        format!("iotdest {}", env!("CARGO_PKG_VERSION")),
+        format!("state format {STATE_FORMAT}"),
+        format!("sql {}", sha256_hex(sql.as_bytes())),
+        format!("lookback_seconds {}", opts.params.lookback_secs),
+        format!("skew_seconds {}", opts.params.skew_secs),
+    ];
+    lines.extend(opts.config.iter().cloned());
+    lines
+}
+
+fn unit_fingerprint(config: &[String], u: &Unit, month_tables: &str) -> (String, Vec<String>) {
+    let mut inputs = unit_inputs(u);
+    inputs.push(format!("month tables {month_tables}"));
+    (fingerprint(config, &inputs), inputs)
+}
+
+fn outputs_exist(analysis: &Path, key: &PartitionKey) -> bool {
+    ANALYSIS_TABLES
+        .iter()
+        .all(|t| key.dir(analysis, t).is_dir())
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> DataFusionError {
+    DataFusionError::Execution(format!("cannot write {}: {e}", path.display()))
+}
+
+fn write_state(analysis: &Path, state: &MonthState) -> Result<()> {
+    let dir = state_dir(analysis);
+    fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    let path = dir.join(format!("{}.json", state.month));
+    let tmp = dir.join(format!(".{}.json.tmp-{}", state.month, std::process::id()));
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    fs::write(&tmp, text).map_err(|e| io_error(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
+}
+
+fn remove_month_state(analysis: &Path, month: Month) -> Result<()> {
+    let path = state_dir(analysis).join(format!("{}.json", month_label(month)));
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&path, e)),
+        _ => Ok(()),
     }
 }
 
-/// Row counts written, per table.
-pub type AnalyzeReport = BTreeMap<String, usize>;
-
-/// Splits a SQL file into statements (`;` at the end of a line ends one), substituting
-/// `${name}` parameters. Comment lines are dropped.
-pub fn statements(text: &str, params: &AnalyzeParams) -> Vec<String> {
-    let text = text
-        .replace("${lookback_seconds}", &params.lookback_secs.to_string())
-        .replace("${skew_seconds}", &params.skew_secs.to_string());
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for line in text.lines() {
-        if line.trim_start().starts_with("--") {
-            continue;
-        }
-        cur.push_str(line);
-        cur.push('\n');
-        if line.trim_end().ends_with(';') {
-            let stmt = cur.trim().trim_end_matches(';').trim().to_string();
-            if !stmt.is_empty() {
-                out.push(stmt);
-            }
-            cur.clear();
-        }
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_string());
-    }
-    out
-}
-
-async fn run_file(
-    ctx: &SessionContext,
-    name: &str,
-    text: &str,
-    params: &AnalyzeParams,
-) -> Result<()> {
-    for stmt in statements(text, params) {
-        ctx.sql(&stmt)
-            .await
-            .map_err(|e| DataFusionError::Context(format!("sql/{name}"), Box::new(e)))?
-            .collect()
-            .await?;
+fn remove_unit(analysis: &Path, key: &PartitionKey) -> Result<()> {
+    for t in ANALYSIS_TABLES {
+        let root = analysis.join(t);
+        remove_partition(&root, &key.dir(analysis, t))
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
     }
     Ok(())
 }
 
-async fn materialise(
-    ctx: &SessionContext,
-    view: &str,
-    order: &str,
-) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let df = ctx
-        .sql(&format!("SELECT * FROM {view} ORDER BY {order}"))
-        .await?;
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    Ok((schema, batches))
+/// Whether an error (or its cause) is the memory pool refusing an allocation.
+pub fn is_resources_exhausted(e: &DataFusionError) -> bool {
+    matches!(e.find_root(), DataFusionError::ResourcesExhausted(_))
+        || e.to_string().contains("Resources exhausted")
 }
 
-/// Runs the analysis on `ctx` (raw tables and UDFs registered) and writes the tables under
-/// `dataset/analysis/`.
-pub async fn analyze(
-    ctx: &SessionContext,
-    dataset: &Path,
-    params: &AnalyzeParams,
-) -> Result<AnalyzeReport> {
-    let orders = [
-        ("flow_domains_v", "device, year, month, first_ts, capture, proto, local_ip, local_port, remote_ip, remote_port"),
-        ("ips_v", "device, year, month, ip"),
-        ("destinations_v", "device, year, month, first_seen, destination"),
-        ("platforms_v", "device, year, month, platform"),
-    ];
-    let mut results = Vec::new();
-    for (i, (name, text)) in SQL_STEPS.iter().enumerate() {
-        run_file(ctx, name, text, params).await?;
-        let (view, order) = orders[i];
-        let (schema, batches) = materialise(ctx, view, order).await?;
-        let table = ANALYSIS_TABLES[i];
-        ctx.register_table(
-            table,
-            Arc::new(MemTable::try_new(schema.clone(), vec![batches.clone()])?),
-        )?;
-        results.push((table, schema, batches));
+/// A month to work on.
+struct Todo {
+    plan: MonthPlan,
+    state: Option<MonthState>,
+    month_fp: String,
+}
+
+/// What the month tasks share.
+struct Shared {
+    env: Env,
+    dataset: PathBuf,
+    analysis: PathBuf,
+    config: Vec<String>,
+    force: bool,
+    threads: u32,
+    memory_limit: usize,
+    /// One permit per device-month (or month step) running.
+    permits: Semaphore,
+}
+
+/// Result of one month's task.
+struct MonthOutcome {
+    month: Month,
+    units: Vec<(PartitionKey, BTreeMap<String, u64>)>,
+    failures: Vec<String>,
+}
+
+/// A size as the `--memory-limit` flag takes it (`1.5GiB`, `512MiB`).
+pub fn flag_bytes(n: usize) -> String {
+    let gib = n as f64 / (1u64 << 30) as f64;
+    if gib >= 1.0 {
+        format!("{}GiB", (gib * 10.0).round() / 10.0)
+    } else {
+        format!("{}MiB", (n as f64 / (1u64 << 20) as f64).round())
     }
-    write_tables(dataset, &results).map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
-/// Column index by name.
-fn col(schema: &Schema, name: &str) -> Option<usize> {
-    schema.index_of(name).ok()
+fn failure(shared: &Shared, what: &str, e: &DataFusionError) -> String {
+    if is_resources_exhausted(e) {
+        // DataFusion's message lists the top consumers; its last line says what was refused.
+        let root = e.find_root().to_string();
+        let detail = root.lines().last().unwrap_or_default().trim_start_matches("Error: ");
+        format!(
+            "{what} does not fit in --memory-limit {} (raise it, e.g. --memory-limit {}): {detail}",
+            flag_bytes(shared.memory_limit),
+            flag_bytes(shared.memory_limit.saturating_mul(2).max(256 << 20)),
+        )
+    } else {
+        format!("{what}: {e}")
+    }
 }
 
-fn text_col(batch: &RecordBatch, i: usize) -> Result<StringArray> {
-    let c = cast(batch.column(i), &DataType::Utf8)?;
-    Ok(c.as_any()
-        .downcast_ref::<StringArray>()
-        .cloned()
-        .unwrap_or_else(|| StringArray::new_null(batch.num_rows())))
-}
-
-/// Splits sorted batches into runs per partition key, without the partition columns.
-fn split_by_partition(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<(SchemaRef, BTreeMap<PartitionKey, Vec<RecordBatch>>)> {
-    let (Some(d), Some(y), Some(m)) = (
-        col(schema, "device"),
-        col(schema, "year"),
-        col(schema, "month"),
-    ) else {
-        return Err(DataFusionError::Plan(
-            "analysis table lacks device/year/month".into(),
-        ));
+/// Runs `f` under one permit; if the memory pool refuses while other work shares it, runs it
+/// again alone (holding every permit).
+async fn with_permit<T, F, Fut>(shared: &Shared, f: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let first = {
+        let _p = shared
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| DataFusionError::Internal(e.to_string()))?;
+        f().await
     };
-    let keep: Vec<usize> = (0..schema.fields().len())
-        .filter(|i| ![d, y, m].contains(i))
-        .collect();
-    let out_schema = Arc::new(schema.project(&keep)?);
-    let mut parts: BTreeMap<PartitionKey, Vec<RecordBatch>> = BTreeMap::new();
-    for batch in batches {
-        let (dev, year, month) = (
-            text_col(batch, d)?,
-            text_col(batch, y)?,
-            text_col(batch, m)?,
-        );
-        let projected = batch.project(&keep)?;
-        let key_at = |r: usize| PartitionKey {
-            device: decode_value(dev.value(r)),
-            year: year.value(r).parse().unwrap_or(0),
-            month: month.value(r).parse().unwrap_or(0),
+    match first {
+        Err(e) if is_resources_exhausted(&e) && shared.threads > 1 => {
+            let _all = shared
+                .permits
+                .acquire_many(shared.threads)
+                .await
+                .map_err(|e| DataFusionError::Internal(e.to_string()))?;
+            f().await
+        }
+        other => other,
+    }
+}
+
+async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
+    let month = todo.plan.month;
+    let label = month_label(month);
+    let mut out = MonthOutcome {
+        month,
+        units: Vec::new(),
+        failures: Vec::new(),
+    };
+    let dns: Vec<_> = todo.plan.dns().map(source).collect();
+    let tables: MonthTables =
+        match with_permit(&shared, || month_tables(&shared.env, &dns)).await {
+            Ok(t) => t,
+            Err(e) => {
+                out.failures
+                    .push(failure(&shared, &format!("month {label}"), &e));
+                return out;
+            }
         };
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let key = key_at(start);
-            let mut end = start + 1;
-            while end < batch.num_rows() && key_at(end) == key {
-                end += 1;
+    let stage = staging_root(&shared.dataset)
+        .join(format!("{}-analysis-{label}", std::process::id()));
+    let _ = fs::remove_dir_all(&stage);
+    let tables = Arc::new(tables);
+    let mut jobs = JoinSet::new();
+    let mut states: BTreeMap<String, UnitState> = BTreeMap::new();
+    for u in &todo.plan.units {
+        let (fp, inputs) = unit_fingerprint(&shared.config, u, &tables.hash);
+        let old = todo.state.as_ref().and_then(|s| s.units.get(&u.device_value));
+        let current = !shared.force
+            && old.is_some_and(|o| o.fingerprint == fp)
+            && outputs_exist(&shared.analysis, &u.key);
+        if current {
+            if let Some(o) = old {
+                states.insert(u.device_value.clone(), o.clone());
             }
-            parts
-                .entry(key)
-                .or_default()
-                .push(projected.slice(start, end - start));
-            start = end;
+            continue;
+        }
+        if let Some(o) = old {
+            // Kept until the new analysis replaces it (a failure leaves the old one in place).
+            states.insert(u.device_value.clone(), o.clone());
+        }
+        let (shared, tables, stage, u) = (shared.clone(), tables.clone(), stage.clone(), u.clone());
+        jobs.spawn(async move {
+            let sources = Sources::of_unit(&u);
+            let keys = BTreeSet::from([u.key.clone()]);
+            let r = with_permit(&shared, || {
+                run_unit(&shared.env, &tables, &sources, &stage, &keys)
+            })
+            .await;
+            (u, fp, inputs, r)
+        });
+    }
+    while let Some(joined) = jobs.join_next().await {
+        let (u, fp, inputs, r) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                out.failures.push(format!("month {label}: a task failed: {e}"));
+                continue;
+            }
+        };
+        let what = format!("month {label}, device {}", u.key.device);
+        let swapped = r.and_then(|rows| {
+            for t in ANALYSIS_TABLES {
+                let staged = u.key.dir(&stage, t);
+                let fin = u.key.dir(&shared.analysis, t);
+                let old = stage.join(format!("{t}.old"));
+                replace_dir(&staged, &fin, &old)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            }
+            Ok(rows)
+        });
+        match swapped {
+            Ok(rows) => {
+                states.insert(
+                    u.device_value.clone(),
+                    UnitState {
+                        fingerprint: fp,
+                        inputs,
+                        rows: rows.clone(),
+                    },
+                );
+                out.units.push((u.key.clone(), rows));
+            }
+            Err(e) => out.failures.push(failure(&shared, &what, &e)),
         }
     }
-    Ok((out_schema, parts))
-}
-
-fn write_tables(
-    dataset: &Path,
-    results: &[(&str, SchemaRef, Vec<RecordBatch>)],
-) -> std::result::Result<AnalyzeReport, crate::store::StoreError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| crate::store::StoreError::Io { path, source }
+    // Device-months that left this month (their captures are gone).
+    let present: BTreeSet<&str> = todo
+        .plan
+        .units
+        .iter()
+        .map(|u| u.device_value.as_str())
+        .collect();
+    for gone in todo
+        .state
+        .iter()
+        .flat_map(|s| s.units.keys())
+        .filter(|d| !present.contains(d.as_str()))
+    {
+        let key = PartitionKey {
+            device: decode_value(gone),
+            year: month.0,
+            month: month.1,
+        };
+        if let Err(e) = remove_unit(&shared.analysis, &key) {
+            out.failures.push(format!("month {label}: {e}"));
+        }
+    }
+    let state = MonthState {
+        format: STATE_FORMAT,
+        month: label.clone(),
+        config: shared.config.clone(),
+        month_inputs: todo.month_fp,
+        month_tables: tables.hash.clone(),
+        units: states,
     };
-    let staging: PathBuf = crate::store::writer::staging_root(dataset)
-        .join(format!("{}-analysis", std::process::id()));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    if let Err(e) = write_state(&shared.analysis, &state) {
+        out.failures.push(format!("month {label}: {e}"));
     }
-    let mut split = Vec::new();
-    let mut keys = BTreeSet::new();
-    for (table, schema, batches) in results {
-        let (s, parts) =
-            split_by_partition(schema, batches).map_err(|e| crate::store::StoreError::Io {
-                path: dataset.join("analysis").join(table),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        keys.extend(parts.keys().cloned());
-        split.push((*table, s, parts));
-    }
-    let schemas: Vec<(&str, SchemaRef)> = split.iter().map(|(t, s, _)| (*t, s.clone())).collect();
-    let mut report = AnalyzeReport::new();
-    for key in keys {
-        let mut w = PartitionWriter::new(&staging, key.clone(), &schemas)?;
-        for (table, _, parts) in &split {
-            for b in parts.get(&key).into_iter().flatten() {
-                w.write(table, b)?;
-            }
-        }
-        for (t, n) in w.commit()? {
-            *report.entry(t).or_default() += n as usize;
-        }
-    }
-    let analysis = dataset.join("analysis");
-    fs::create_dir_all(&analysis).map_err(io(&analysis))?;
-    for (table, _, _) in &split {
-        let fin = analysis.join(table);
-        let new = staging.join(table);
-        let old = staging.join(format!("{table}.old"));
-        if fin.exists() {
-            fs::rename(&fin, &old).map_err(io(&fin))?;
-        }
-        if new.exists() {
-            fs::rename(&new, &fin).map_err(io(&fin))?;
-        }
-        report.entry(table.to_string()).or_default();
-    }
-    let _ = fs::remove_dir_all(&staging);
-    Ok(report)
+    let _ = fs::remove_dir_all(&stage);
+    out.units.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_split_and_substitute() {
-        let s = statements(
-            "-- header\nCREATE VIEW a AS\nSELECT 1 WHERE x > ${lookback_seconds};\n\nSELECT 2;\n",
-            &AnalyzeParams::default(),
-        );
-        assert_eq!(
-            s,
-            vec![
-                "CREATE VIEW a AS\nSELECT 1 WHERE x > 86400".to_string(),
-                "SELECT 2".to_string()
-            ]
-        );
-        for (name, text) in SQL_STEPS {
-            assert!(text.starts_with("-- Purpose:"), "{name} lacks its header");
-            assert!(
-                text.contains("-- Inputs:") && text.contains("-- Outputs:"),
-                "{name}"
-            );
+/// Analyses the months of `dataset` that need it and removes the analysis of months that are
+/// gone. Failures of single device-months are reported in the summary; the rest goes on.
+pub async fn analyze(
+    dataset: &Path,
+    geo: Arc<Geo>,
+    devices: Arc<dyn DeviceContexts>,
+    opts: &AnalyzeOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<AnalyzeSummary> {
+    let analysis = dataset.join("analysis");
+    clean_stale_staging(dataset);
+    let params = &opts.params;
+    let us = |s: u64| (s as i64).saturating_mul(1_000_000);
+    let plans = plan(dataset, us(params.lookback_secs), us(params.skew_secs));
+    let config = config_lines(opts);
+    let mut summary = AnalyzeSummary {
+        months: plans.len(),
+        ..Default::default()
+    };
+    let mut todo = Vec::new();
+    for p in plans.iter() {
+        let state = read_state(&analysis, p.month).filter(|s| s.config == config);
+        let month_fp = fingerprint(&config, &month_inputs(p));
+        let up_to_date = !opts.force
+            && state.as_ref().is_some_and(|s| {
+                s.month_inputs == month_fp
+                    && s.units.len() == p.units.len()
+                    && p.units.iter().all(|u| {
+                        let (fp, _) = unit_fingerprint(&config, u, &s.month_tables);
+                        s.units.get(&u.device_value).is_some_and(|o| o.fingerprint == fp)
+                            && outputs_exist(&analysis, &u.key)
+                    })
+            });
+        if up_to_date {
+            summary.months_up_to_date += 1;
+        } else {
+            todo.push(Todo {
+                plan: p.clone(),
+                state: read_state(&analysis, p.month),
+                month_fp,
+            });
         }
     }
+    progress(&Progress::Planned {
+        months: todo.len(),
+        up_to_date: summary.months_up_to_date,
+    });
+    // Months whose raw partitions are gone.
+    let planned: BTreeSet<Month> = plans.iter().map(|p| p.month).collect();
+    for month in state_months(&analysis) {
+        if !planned.contains(&month) {
+            summary.months_removed.push(month);
+            remove_month_state(&analysis, month)?;
+        }
+    }
+    if !todo.is_empty() {
+        let staging = staging_root(dataset);
+        let spill = staging.join(format!("{}-spill", std::process::id()));
+        let runtime = session::runtime(opts.memory_limit, Some(spill.clone()))?;
+        let threads = opts.threads.max(1);
+        let shared = Arc::new(Shared {
+            env: Env {
+                runtime,
+                geo,
+                devices,
+                params: params.clone(),
+                target_partitions: 1,
+            },
+            dataset: dataset.to_path_buf(),
+            analysis: analysis.clone(),
+            config,
+            force: opts.force,
+            threads: threads as u32,
+            memory_limit: opts.memory_limit,
+            permits: Semaphore::new(threads),
+        });
+        // At most `threads` months in flight, so finished month steps do not pile up.
+        let mut queue = todo.into_iter();
+        let mut running = JoinSet::new();
+        loop {
+            while running.len() < threads {
+                let Some(t) = queue.next() else { break };
+                running.spawn(analyse_month(shared.clone(), t));
+            }
+            let Some(done) = running.join_next().await else {
+                break;
+            };
+            let done = done.map_err(|e| DataFusionError::Internal(e.to_string()))?;
+            progress(&Progress::MonthDone {
+                month: done.month,
+                units: done.units.len(),
+            });
+            summary.months_analysed.push(done.month);
+            for (key, rows) in done.units {
+                for (t, n) in rows {
+                    *summary.rows.entry(t).or_default() += n;
+                }
+                summary.units_analysed.push(key);
+            }
+            summary.failures.extend(done.failures);
+        }
+        let _ = fs::remove_dir_all(&spill);
+    }
+    remove_strays(&analysis, &plans)?;
+    summary.months_analysed.sort();
+    summary.units_analysed.sort();
+    Ok(summary)
+}
+
+/// Removes analysis partitions of device-months the raw layer no longer has (or never had: an
+/// analysis written by an older version that replaced the whole tables).
+fn remove_strays(analysis: &Path, plans: &[MonthPlan]) -> Result<()> {
+    let keys: BTreeSet<&PartitionKey> = plans
+        .iter()
+        .flat_map(|p| p.units.iter().map(|u| &u.key))
+        .collect();
+    for t in ANALYSIS_TABLES {
+        let root = analysis.join(t);
+        for p in partitions(&root) {
+            if !keys.contains(&p.key) {
+                remove_partition(&root, &p.dir)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The whole dataset analysed as one unit (every device and month in one pass of the same SQL),
+/// written under `out/<table>/`: the reference the month-wise analysis must equal, row for row.
+pub async fn analyze_whole(
+    dataset: &Path,
+    out: &Path,
+    geo: Arc<Geo>,
+    devices: Arc<dyn DeviceContexts>,
+    params: &AnalyzeParams,
+    memory_limit: usize,
+) -> Result<BTreeMap<String, u64>> {
+    let plans = plan(dataset, i64::MAX, i64::MAX);
+    let mut sources = Sources::default();
+    let mut keys = BTreeSet::new();
+    for u in plans.iter().flat_map(|p| p.units.iter()) {
+        for (t, p) in &u.raw {
+            sources.raw.entry(t).or_default().push(source(p));
+        }
+        keys.insert(u.key.clone());
+    }
+    sources.dns_window = sources.raw.get(TABLE_DNS).cloned().unwrap_or_default();
+    let env = Env {
+        runtime: session::runtime(memory_limit, None)?,
+        geo,
+        devices,
+        params: params.clone(),
+        target_partitions: 2,
+    };
+    let tables = month_tables(&env, &sources.dns_window).await?;
+    run_unit(&env, &tables, &sources, out, &keys).await
 }

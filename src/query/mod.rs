@@ -1,5 +1,11 @@
-//! Query: the DataFusion session over the dataset, the UDFs, and the analysis run by `sql/*.sql`.
+//! Query: DataFusion sessions over the dataset, the UDFs, and the analysis run by `sql/*.sql`
+//! month by month (`plan` decides what a month reads and whether it is up to date, `unit` runs
+//! the SQL on chosen partitions, `analyze` schedules months within the memory limit).
 
 pub mod analyze;
+pub mod parts;
+pub mod plan;
 pub mod session;
+pub mod steps;
 pub mod udf;
+pub mod unit;

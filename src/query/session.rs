@@ -1,17 +1,26 @@
-//! The DataFusion session over a dataset: every raw table as a listing table with its
-//! device/year/month partition columns (so filters on them prune folders), every analysis
-//! table that exists, and the project's UDFs.
+//! DataFusion sessions: over a whole dataset (every raw table as a listing table with its
+//! device/year/month partition columns, every analysis table that exists, the project's UDFs),
+//! or over chosen partitions only (what one month's analysis reads); and the runtime they share,
+//! with its memory limit and spill folder.
 
-use std::path::Path;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::parquet::{transform_schema_to_view, ParquetFormat};
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::datasource::MemTable;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::{col, lit, Expr};
+
+use super::parts::{files_of, PartFileRef, PartsTable};
 use datafusion::prelude::SessionConfig;
+use datafusion::scalar::ScalarValue;
 
 use crate::classify::geo::Geo;
 use crate::columnar::schema::{schema_of, RAW_TABLES};
@@ -38,33 +47,53 @@ pub fn with_partition_fields(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn has_parquet(dir: &Path) -> bool {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                return true;
+/// The first Parquet file under `dir` in path order.
+fn first_parquet(dir: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
+        })
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if let Some(f) = first_parquet(&p) {
+                return Some(f);
             }
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            return Some(p);
         }
     }
-    false
+    None
+}
+
+/// The Arrow schema stored in a Parquet file's footer.
+fn file_schema_of(path: &Path) -> Result<SchemaRef> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| DataFusionError::Execution(format!("cannot read {}: {e}", path.display())))?;
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&file)?;
+    let fm = meta.file_metadata();
+    Ok(Arc::new(parquet::arrow::parquet_to_arrow_schema(
+        fm.schema_descr(),
+        fm.key_value_metadata(),
+    )?))
 }
 
 /// Registers `dir` (hive-partitioned Parquet) as `name`; an absent or empty folder becomes an
-/// empty table with `empty_schema` so queries still plan.
+/// empty table with `empty_schema` so queries still plan. The schema is the first file's (read
+/// from one footer, not from every file of a large dataset).
 pub async fn register_table(
     ctx: &SessionContext,
     name: &str,
     dir: &Path,
     empty_schema: Option<SchemaRef>,
 ) -> Result<()> {
-    if has_parquet(dir) {
+    if let Some(first) = first_parquet(dir) {
         let opts = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(partition_cols());
@@ -74,10 +103,11 @@ pub async fn register_table(
                 .unwrap_or_else(|_| dir.to_path_buf())
                 .display()
         );
-        ctx.register_listing_table(name, url, opts, None, None)
+        let schema = Arc::new(transform_schema_to_view(file_schema_of(&first)?.as_ref()));
+        ctx.register_listing_table(name, url, opts, Some(schema), None)
             .await
     } else if let Some(schema) = empty_schema {
-        let schema = with_partition_fields(&schema);
+        let schema = with_partition_fields(&Arc::new(transform_schema_to_view(&schema)));
         let table = MemTable::try_new(schema.clone(), vec![vec![]])?;
         ctx.register_table(name, Arc::new(table)).map(|_| ())
     } else {
@@ -85,24 +115,129 @@ pub async fn register_table(
     }
 }
 
-/// A session with the raw tables of `dataset`, the UDFs, and (with `with_analysis`) the
-/// analysis tables that exist.
-pub async fn open(
-    dataset: &Path,
+/// Default `--memory-limit`: 1 GiB.
+pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
+
+/// The runtime every session of one command shares: a memory pool of `memory_limit` bytes
+/// (operators that can spill — sorts, aggregations — share it fairly and spill when it is full;
+/// the others fail with a resources-exhausted error) and a spill folder (`spill_dir`, else the
+/// system's temporary folder, `TMPDIR`).
+pub fn runtime(memory_limit: usize, spill_dir: Option<PathBuf>) -> Result<Arc<RuntimeEnv>> {
+    let pool = TrackConsumersPool::new(
+        FairSpillPool::new(memory_limit),
+        NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
+    );
+    let mode = match spill_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "cannot create the spill folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            DiskManagerMode::Directories(vec![dir])
+        }
+        None => DiskManagerMode::OsTmpDirectory,
+    };
+    RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(pool))
+        .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
+        .build_arc()
+}
+
+/// A session on `runtime` with the project's UDFs.
+pub fn context(
+    runtime: &Arc<RuntimeEnv>,
     geo: Arc<Geo>,
     devices: Arc<dyn DeviceContexts>,
     threads: usize,
-    with_analysis: bool,
-) -> Result<SessionContext> {
+) -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(threads.max(1))
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(config, runtime.clone());
     register_all(&ctx, geo, devices);
-    for table in RAW_TABLES {
+    ctx
+}
+
+/// One partition folder to read, with the partition values its rows get.
+#[derive(Debug, Clone)]
+pub struct PartSource {
+    pub dir: PathBuf,
+    /// The device name (decoded, as hive partitioning gives it in the `device` column).
+    pub device: String,
+    pub year: i32,
+    pub month: u32,
+}
+
+fn ts_literal(us: i64) -> Expr {
+    lit(ScalarValue::TimestampMicrosecond(Some(us), Some("UTC".into())))
+}
+
+/// Registers as `name` the rows of some partition folders, each with its device/year/month
+/// columns, as a listing table over the whole table would give them (see `parts`). With
+/// `window = (column, from, to)` only rows whose timestamp column lies in `[from, to]`
+/// (microseconds, UTC) are kept. `file_schema` is the files' schema (strings are read as views,
+/// like a listing table does); without it the schema is read from the first file. No files and
+/// no schema: nothing is registered.
+pub async fn register_parts(
+    ctx: &SessionContext,
+    name: &str,
+    file_schema: Option<&SchemaRef>,
+    parts: &[PartSource],
+    window: Option<(&str, i64, i64)>,
+) -> Result<()> {
+    let files: Vec<PartFileRef> = parts
+        .iter()
+        .flat_map(|p| {
+            files_of(
+                &p.dir,
+                [
+                    p.device.clone(),
+                    format!("{:04}", p.year),
+                    format!("{:02}", p.month),
+                ],
+            )
+        })
+        .collect();
+    let schema = match (file_schema, files.first()) {
+        (Some(s), _) => s.clone(),
+        (None, Some(f)) => file_schema_of(&f.path)?,
+        (None, None) => return Ok(()),
+    };
+    let table = PartsTable::new(Arc::new(transform_schema_to_view(&schema)), files);
+    match window {
+        None => {
+            ctx.register_table(name, Arc::new(table))?;
+        }
+        Some((column, from, to)) => {
+            let df = ctx.read_table(Arc::new(table))?.filter(
+                col(column)
+                    .gt_eq(ts_literal(from))
+                    .and(col(column).lt_eq(ts_literal(to))),
+            )?;
+            ctx.register_table(name, df.into_view())?;
+        }
+    }
+    Ok(())
+}
+
+/// A session with the UDFs and the tables of `dataset`: the raw ones (with `raw`) and the
+/// analysis tables that exist (with `analysis`).
+pub async fn open(
+    dataset: &Path,
+    runtime: &Arc<RuntimeEnv>,
+    geo: Arc<Geo>,
+    devices: Arc<dyn DeviceContexts>,
+    threads: usize,
+    raw: bool,
+    with_analysis: bool,
+) -> Result<SessionContext> {
+    let ctx = context(runtime, geo, devices, threads);
+    for table in RAW_TABLES.iter().filter(|_| raw) {
         register_table(&ctx, table, &dataset.join(table), schema_of(table)).await?;
     }
-    for table in crate::query::analyze::ANALYSIS_TABLES
+    for table in crate::query::steps::ANALYSIS_TABLES
         .iter()
         .filter(|_| with_analysis)
     {

@@ -230,22 +230,47 @@ impl PartitionWriter {
         for name in &names {
             let staged = self.staging.join(name);
             let fin = self.key.dir(&self.dataset, name);
-            if let Some(parent) = fin.parent() {
-                fs::create_dir_all(parent).map_err(io_err(parent))?;
-            }
             let old = self.staging.join(format!("{name}.old"));
-            if fin.exists() {
-                fs::rename(&fin, &old).map_err(io_err(&fin))?;
-            }
-            fs::rename(&staged, &fin).map_err(io_err(&fin))?;
-            if old.exists() {
-                fs::remove_dir_all(&old).map_err(io_err(&old))?;
-            }
+            replace_dir(&staged, &fin, &old)?;
             rows.insert(name.clone(), self.tables[name].rows);
         }
         let _ = fs::remove_dir_all(&self.staging);
         Ok(rows)
     }
+}
+
+/// Puts the folder `staged` in the place of `fin` with renames (the old `fin`, if any, is moved to
+/// `old` and deleted), so a reader sees the old folder or the new one, never a mix of files.
+pub fn replace_dir(staged: &Path, fin: &Path, old: &Path) -> Result<(), StoreError> {
+    if let Some(parent) = fin.parent() {
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    if old.exists() {
+        fs::remove_dir_all(old).map_err(io_err(old))?;
+    }
+    if fin.exists() {
+        fs::rename(fin, old).map_err(io_err(fin))?;
+    }
+    fs::rename(staged, fin).map_err(io_err(fin))?;
+    if old.exists() {
+        fs::remove_dir_all(old).map_err(io_err(old))?;
+    }
+    Ok(())
+}
+
+/// Removes a partition folder and the parents it leaves empty, up to (not including) `root`.
+pub fn remove_partition(root: &Path, dir: &Path) -> Result<(), StoreError> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let mut parent = dir.parent();
+    while let Some(p) = parent {
+        if p == root || !p.starts_with(root) || fs::remove_dir(p).is_err() {
+            break;
+        }
+        parent = p.parent();
+    }
+    Ok(())
 }
 
 impl Drop for PartitionWriter {

@@ -35,6 +35,8 @@ tables = {
     "analysis/destinations": {"destination": pl.Utf8, "category": pl.Utf8, "reason": pl.Utf8, "flows": pl.Int64, "first_seen": TS},
     "analysis/ips": {"ip": pl.Utf8, "domain": pl.Utf8, "country_iso": pl.Utf8},
     "analysis/platforms": {"platform": pl.Utf8, "evidence": pl.Utf8, "confidence": pl.Utf8},
+    "analysis/hostnames": {"hostname": pl.Utf8, "dns_rows": pl.Int64, "name_rows": pl.Int64, "first_seen": TS},
+    "analysis/summary": {"captures": pl.Int64, "packets": pl.Int64, "internet_flows": pl.Int64, "internet_bytes_unattributed": pl.Int64},
 }
 ctx = SessionContext()
 for table, cols in tables.items():

@@ -86,7 +86,7 @@ fn data_samples_analysis_matches_expected() {
         .expect("run iotdest");
     assert_eq!(status.code(), Some(0), "analyze failed");
     let mut got = String::new();
-    for table in ["flow_domains", "ips", "destinations", "platforms"] {
+    for table in iotdest::query::analyze::ANALYSIS_TABLES {
         got.push_str(&format!("## {table}\n"));
         for line in super::dataset::dump_table(&ds.join("analysis"), table, &[]) {
             got.push_str(&line);

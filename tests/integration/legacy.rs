@@ -135,7 +135,7 @@ fn run_writes_full_tree_and_real_readers_read_it() {
         .output()
         .unwrap();
     assert!(
-        String::from_utf8_lossy(&again.stderr).contains("nothing changed (15 months up to date)")
+        String::from_utf8_lossy(&again.stderr).contains("nothing changed (15 device-months, 3 months up to date)")
     );
 
     let Some(py) = python() else { return };

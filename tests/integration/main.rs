@@ -11,4 +11,5 @@ mod differential;
 mod golden;
 mod hostile;
 mod legacy;
+mod monthwise;
 mod report;

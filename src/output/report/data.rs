@@ -101,9 +101,9 @@ impl<'a> Cells<'a> {
             .and_then(|t| t.parse::<i64>().ok())
             .map_or(0, |v| v.max(0) as u64)
     }
-    /// Device (decoded from its partition value) and month.
+    /// Device (the partition value, which DataFusion gives decoded) and month.
     fn key(&self, row: usize) -> Option<(String, Month)> {
-        let device = crate::store::decode_value(&self.text("device", row)?);
+        let device = self.text("device", row)?;
         let year = self.text("year", row)?.parse().ok()?;
         let month = self.text("month", row)?.parse().ok()?;
         Some((device, (year, month)))

@@ -8,7 +8,9 @@
 --   null      unattributed.
 -- The domain is the query name; `cname` is the end of its CNAME chain (the owner name of the
 -- address record) when the chain was not empty.
--- Inputs: flows, names, dns (raw layer, partitioned by device/year/month).
+-- Inputs: flows, names (raw layer, one device-month when run month by month); dns_addresses
+--         (00, over the device's answers inside the look-back window); dns_month_latest,
+--         dns_other_top2 (01, the month's shared tables).
 -- Outputs: view flow_domains_v (one row per flow; materialised as table flow_domains).
 
 CREATE VIEW flow_ids AS
@@ -28,14 +30,6 @@ SELECT flow_id, name FROM (
    AND n.client_ip = f.local_ip AND n.client_port = f.local_port
   WHERE n.name IS NOT NULL AND n.name <> ''
 ) WHERE rn = 1;
-
--- Address answers (A/AAAA, and HTTPS/SVCB address hints) with the name asked for.
-CREATE VIEW dns_addresses AS
-SELECT device, year, month, ts, query, answer AS ip,
-       CASE WHEN rr_name <> query THEN rr_name END AS cname
-FROM dns
-WHERE section = 'answer' AND rr_type IN ('A', 'AAAA', 'HTTPS', 'SVCB')
-  AND query IS NOT NULL AND answer IS NOT NULL;
 
 -- The `dns` rule as an interval join. Devices re-resolve the same names all day, so joining
 -- every flow to every earlier answer for its address grows as flows x answers. Instead the
@@ -91,28 +85,13 @@ WHERE f.first_ts >= r.valid_from
   AND f.first_ts <= r.valid_to;
 
 -- `dns-month`: the latest answer (ties: query, cname) of the device for the address in the month.
-CREATE VIEW dns_month_latest AS
-SELECT device, year, month, ip, ts, query, cname FROM (
-  SELECT device, year, month, ip, ts, query, cname,
-         row_number() OVER (PARTITION BY device, year, month, ip ORDER BY ts DESC, query, cname) AS rn
-  FROM dns_addresses
-) WHERE rn = 1;
-
 CREATE VIEW flow_dns_month AS
 SELECT f.flow_id, a.query, a.cname
 FROM flow_ids f
 JOIN dns_month_latest a ON a.device = f.device AND a.year = f.year AND a.month = f.month AND a.ip = f.remote_ip;
 
 -- `dns-other`: the latest answer of any other device for the address in the month (ties: device,
--- query, cname). Per month and address only the two best devices can win, one of which is not
--- the flow's own.
-CREATE VIEW dns_other_top2 AS
-SELECT device, year, month, ip, query, cname, rank_in_month FROM (
-  SELECT device, year, month, ip, query, cname,
-         row_number() OVER (PARTITION BY year, month, ip ORDER BY ts DESC, device, query, cname) AS rank_in_month
-  FROM dns_month_latest
-) WHERE rank_in_month <= 2;
-
+-- query, cname), from the month's two best devices.
 CREATE VIEW flow_dns_other AS
 SELECT flow_id, query, cname FROM (
   SELECT f.flow_id, a.query, a.cname,

@@ -1,0 +1,268 @@
+//! Running the analysis SQL on chosen partitions: the month step (every device's DNS answers of a
+//! month → the month-bound rules' tables, kept in memory: one row per device and address) and a
+//! device-month step (one device's raw partitions, its look-back window and the month tables →
+//! every analysis table, streamed in row order into a staging folder, one Parquet file per
+//! partition). Nothing here knows which months are up to date; `analyze` decides that.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::MemTable;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionContext;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use futures::StreamExt;
+
+use super::plan::{Fingerprint, Unit};
+use super::session::{context, register_parts, PartSource};
+use super::steps::{run_file, AnalyzeParams, Step, DEVICE_STEPS, DNS_ADDRESSES, MONTH_STEPS};
+use super::udf::DeviceContexts;
+use crate::classify::geo::Geo;
+use crate::columnar::schema::{schema_of, RAW_TABLES, TABLE_DNS};
+use crate::store::inventory::Partition;
+use crate::store::{PartitionKey, PartitionWriter, StoreError};
+
+/// What every session of one analysis shares.
+#[derive(Clone)]
+pub struct Env {
+    pub runtime: Arc<RuntimeEnv>,
+    pub geo: Arc<Geo>,
+    pub devices: Arc<dyn DeviceContexts>,
+    pub params: AnalyzeParams,
+    /// DataFusion partitions per session.
+    pub target_partitions: usize,
+}
+
+impl Env {
+    fn session(&self) -> SessionContext {
+        context(
+            &self.runtime,
+            self.geo.clone(),
+            self.devices.clone(),
+            self.target_partitions,
+        )
+    }
+}
+
+/// A partition folder as a source.
+pub fn source(p: &Partition) -> PartSource {
+    PartSource {
+        dir: p.dir.clone(),
+        device: p.key.device.clone(),
+        year: p.key.year,
+        month: p.key.month,
+    }
+}
+
+/// The raw partitions one analysis step reads.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Raw table → partitions (the unit's own; several in whole-dataset mode).
+    pub raw: BTreeMap<&'static str, Vec<PartSource>>,
+    /// DNS partitions the `dns` rule may use (the look-back window)…
+    pub dns_window: Vec<PartSource>,
+    /// …and the time span `[from, to]` (microseconds) their rows are cut to.
+    pub window: Option<(i64, i64)>,
+}
+
+impl Sources {
+    /// A device-month's own partitions and its look-back window.
+    pub fn of_unit(u: &Unit) -> Sources {
+        Sources {
+            raw: u.raw.iter().map(|(t, p)| (*t, vec![source(p)])).collect(),
+            dns_window: u.window.iter().map(|(p, _, _)| source(p)).collect(),
+            window: u.window.first().map(|(_, from, to)| (*from, *to)),
+        }
+    }
+}
+
+/// The month step's tables and a hash of their rows.
+#[derive(Clone)]
+pub struct MonthTables {
+    tables: Vec<(&'static str, SchemaRef, Vec<RecordBatch>)>,
+    pub hash: String,
+}
+
+fn hash_rows(f: &mut Fingerprint, batches: &[RecordBatch]) -> Result<()> {
+    let opts = FormatOptions::default().with_null("\u{0}");
+    for b in batches {
+        let cols = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for r in 0..b.num_rows() {
+            let cells: Vec<String> = cols.iter().map(|c| c.value(r).to_string()).collect();
+            f.line(&cells.join("\u{1}"));
+        }
+    }
+    Ok(())
+}
+
+async fn collect_ordered(ctx: &SessionContext, step: &Step) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let df = ctx
+        .sql(&format!("SELECT * FROM {} ORDER BY {}", step.view, step.order))
+        .await?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    Ok((schema, df.collect().await?))
+}
+
+/// The month step over `dns` (every device's DNS partitions of the month).
+pub async fn month_tables(env: &Env, dns: &[PartSource]) -> Result<MonthTables> {
+    let ctx = env.session();
+    register_parts(&ctx, "dns_window", schema_of(TABLE_DNS).as_ref(), dns, None).await?;
+    run_file(&ctx, DNS_ADDRESSES.0, DNS_ADDRESSES.1, &env.params).await?;
+    let mut tables = Vec::new();
+    let mut hash = Fingerprint::default();
+    for step in &MONTH_STEPS {
+        if !step.text.is_empty() {
+            run_file(&ctx, step.file, step.text, &env.params).await?;
+        }
+        let (schema, batches) = collect_ordered(&ctx, step).await?;
+        hash.line(step.table);
+        hash_rows(&mut hash, &batches)?;
+        tables.push((step.table, schema, batches));
+    }
+    Ok(MonthTables {
+        tables,
+        hash: hash.hex(),
+    })
+}
+
+fn store_err(e: StoreError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+fn text_col(batch: &RecordBatch, i: usize) -> Result<StringArray> {
+    let c = cast(batch.column(i), &DataType::Utf8)?;
+    c.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("partition column is not text".into()))
+}
+
+/// Streams `SELECT * FROM view ORDER BY order` into `stage/<table>/device=/year=/month=/`, one
+/// partition after the other (the order starts with device, year, month), without the partition
+/// columns. Every key of `keys` gets its partition, empty when it has no rows. Returns the rows.
+async fn write_step(
+    ctx: &SessionContext,
+    step: &Step,
+    stage: &Path,
+    keys: &BTreeSet<PartitionKey>,
+) -> Result<u64> {
+    let df = ctx
+        .sql(&format!("SELECT * FROM {} ORDER BY {}", step.view, step.order))
+        .await?;
+    let schema = df.schema().as_arrow().clone();
+    let index = |n: &str| {
+        schema
+            .index_of(n)
+            .map_err(|_| DataFusionError::Plan(format!("{} lacks column {n}", step.view)))
+    };
+    let (d, y, m) = (index("device")?, index("year")?, index("month")?);
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|i| ![d, y, m].contains(i))
+        .collect();
+    let out_schema: SchemaRef = Arc::new(schema.project(&keep)?);
+    let tables = [(step.table, out_schema.clone())];
+    let mut stream = df.execute_stream().await?;
+    let mut current: Option<(PartitionKey, PartitionWriter)> = None;
+    let mut written = BTreeSet::new();
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let (dev, year, month) = (text_col(&batch, d)?, text_col(&batch, y)?, text_col(&batch, m)?);
+        let projected = batch.project(&keep)?;
+        let key_at = |r: usize| PartitionKey {
+            device: dev.value(r).to_string(),
+            year: year.value(r).parse().unwrap_or(0),
+            month: month.value(r).parse().unwrap_or(0),
+        };
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let key = key_at(start);
+            let mut end = start + 1;
+            while end < batch.num_rows() && key_at(end) == key {
+                end += 1;
+            }
+            if current.as_ref().is_none_or(|(k, _)| *k != key) {
+                if let Some((k, w)) = current.take() {
+                    w.commit().map_err(store_err)?;
+                    written.insert(k);
+                }
+                current = Some((
+                    key.clone(),
+                    PartitionWriter::new(stage, key.clone(), &tables).map_err(store_err)?,
+                ));
+            }
+            if let Some((_, w)) = current.as_mut() {
+                w.write(step.table, &projected.slice(start, end - start))
+                    .map_err(store_err)?;
+            }
+            rows += (end - start) as u64;
+            start = end;
+        }
+    }
+    if let Some((k, w)) = current.take() {
+        w.commit().map_err(store_err)?;
+        written.insert(k);
+    }
+    for key in keys.iter().filter(|k| !written.contains(*k)) {
+        PartitionWriter::new(stage, key.clone(), &tables)
+            .and_then(PartitionWriter::commit)
+            .map_err(store_err)?;
+    }
+    Ok(rows)
+}
+
+/// The device-month step: reads `sources` and the month tables, writes every analysis table of
+/// `keys` under `stage`. Returns the rows written per table.
+pub async fn run_unit(
+    env: &Env,
+    month: &MonthTables,
+    sources: &Sources,
+    stage: &Path,
+    keys: &BTreeSet<PartitionKey>,
+) -> Result<BTreeMap<String, u64>> {
+    let ctx = env.session();
+    for table in RAW_TABLES {
+        let parts = sources.raw.get(table).map_or(&[][..], Vec::as_slice);
+        register_parts(&ctx, table, schema_of(table).as_ref(), parts, None).await?;
+    }
+    register_parts(
+        &ctx,
+        "dns_window",
+        schema_of(TABLE_DNS).as_ref(),
+        &sources.dns_window,
+        sources.window.map(|(from, to)| ("ts", from, to)),
+    )
+    .await?;
+    for (name, schema, batches) in &month.tables {
+        let t = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
+        ctx.register_table(*name, Arc::new(t))?;
+    }
+    run_file(&ctx, DNS_ADDRESSES.0, DNS_ADDRESSES.1, &env.params).await?;
+    let mut rows = BTreeMap::new();
+    for step in &DEVICE_STEPS {
+        run_file(&ctx, step.file, step.text, &env.params).await?;
+        let n = write_step(&ctx, step, stage, keys).await?;
+        rows.insert(step.table.to_string(), n);
+        // Later steps read the table back from its staged partitions.
+        let parts: Vec<PartSource> = keys
+            .iter()
+            .map(|k| PartSource {
+                dir: k.dir(stage, step.table),
+                device: k.device.clone(),
+                year: k.year,
+                month: k.month,
+            })
+            .collect();
+        register_parts(&ctx, step.table, None, &parts, None).await?;
+    }
+    Ok(rows)
+}
