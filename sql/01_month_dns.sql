@@ -9,12 +9,16 @@
 -- Outputs: views dns_month_latest_v, dns_other_top2_v (materialised as tables dns_month_latest,
 --          dns_other_top2 for the device-month steps).
 
+-- (An ordered aggregate rather than a window: it keeps one row per device and address instead
+-- of sorting every answer of the month, so the month step's memory does not grow with the
+-- number of devices.)
 CREATE VIEW dns_month_latest_v AS
-SELECT device, year, month, ip, ts, query, cname FROM (
-  SELECT device, year, month, ip, ts, query, cname,
-         row_number() OVER (PARTITION BY device, year, month, ip ORDER BY ts DESC, query, cname) AS rn
-  FROM dns_addresses
-) WHERE rn = 1;
+SELECT device, year, month, ip,
+       max(ts) AS ts,
+       first_value(query ORDER BY ts DESC, query, cname) AS query,
+       first_value(cname ORDER BY ts DESC, query, cname) AS cname
+FROM dns_addresses
+GROUP BY device, year, month, ip;
 
 CREATE VIEW dns_other_top2_v AS
 SELECT device, year, month, ip, query, cname, rank_in_month FROM (

@@ -195,6 +195,40 @@ fn failure(shared: &Shared, what: &str, e: &DataFusionError) -> String {
     }
 }
 
+/// Raw Parquet bytes up to which small device-months of one month are analysed together (each
+/// session, plan and set of Parquet writers has a fixed cost of tens of milliseconds, which
+/// dominates for device-months of a few hundred kB; larger ones run alone, so a session's
+/// memory follows the largest device-month, not the month).
+pub const GROUP_BYTES: u64 = 1 << 20;
+
+fn unit_bytes(u: &Unit) -> u64 {
+    u.raw
+        .values()
+        .flat_map(|p| p.files.iter().map(|f| f.size))
+        .sum()
+}
+
+/// Groups device-months (in device order) into runs of at most `GROUP_BYTES` raw bytes; a
+/// device-month larger than that is a group of its own.
+fn group_units<T>(units: Vec<(Unit, T, Vec<String>)>) -> Vec<Vec<(Unit, T, Vec<String>)>> {
+    let mut groups: Vec<Vec<(Unit, T, Vec<String>)>> = Vec::new();
+    let mut bytes = 0;
+    for item in units {
+        let b = unit_bytes(&item.0);
+        match groups.last_mut() {
+            Some(g) if !g.is_empty() && bytes + b <= GROUP_BYTES => {
+                bytes += b;
+                g.push(item);
+            }
+            _ => {
+                bytes = b;
+                groups.push(vec![item]);
+            }
+        }
+    }
+    groups
+}
+
 /// Runs `f` under one permit; if the memory pool refuses while other work shares it, runs it
 /// again alone (holding every permit).
 async fn with_permit<T, F, Fut>(shared: &Shared, f: F) -> Result<T>
@@ -247,65 +281,77 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
     let tables = Arc::new(tables);
     let mut jobs = JoinSet::new();
     let mut states: BTreeMap<String, UnitState> = BTreeMap::new();
+    let mut stale: Vec<(Unit, String, Vec<String>)> = Vec::new();
     for u in &todo.plan.units {
         let (fp, inputs) = unit_fingerprint(&shared.config, u, &tables.hash);
         let old = todo.state.as_ref().and_then(|s| s.units.get(&u.device_value));
         let current = !shared.force
             && old.is_some_and(|o| o.fingerprint == fp)
             && outputs_exist(&shared.analysis, &u.key);
-        if current {
-            if let Some(o) = old {
-                states.insert(u.device_value.clone(), o.clone());
-            }
-            continue;
-        }
+        // An old state is kept until a new analysis replaces it (a failure leaves it in place,
+        // with a fingerprint that makes the next run try again).
         if let Some(o) = old {
-            // Kept until the new analysis replaces it (a failure leaves the old one in place).
             states.insert(u.device_value.clone(), o.clone());
         }
-        let (shared, tables, stage, u) = (shared.clone(), tables.clone(), stage.clone(), u.clone());
+        if !current {
+            stale.push((u.clone(), fp, inputs));
+        }
+    }
+    for group in group_units(stale) {
+        let (shared, tables, stage) = (shared.clone(), tables.clone(), stage.clone());
         jobs.spawn(async move {
-            let sources = Sources::of_unit(&u);
-            let keys = BTreeSet::from([u.key.clone()]);
+            let units: Vec<Unit> = group.iter().map(|(u, _, _)| u.clone()).collect();
+            let sources = Sources::of_units(&units);
+            let keys: BTreeSet<PartitionKey> = units.iter().map(|u| u.key.clone()).collect();
             let r = with_permit(&shared, || {
                 run_unit(&shared.env, &tables, &sources, &stage, &keys)
             })
             .await;
-            (u, fp, inputs, r)
+            (group, r)
         });
     }
     while let Some(joined) = jobs.join_next().await {
-        let (u, fp, inputs, r) = match joined {
+        let (group, r) = match joined {
             Ok(x) => x,
             Err(e) => {
                 out.failures.push(format!("month {label}: a task failed: {e}"));
                 continue;
             }
         };
-        let what = format!("month {label}, device {}", u.key.device);
-        let swapped = r.and_then(|rows| {
-            for t in ANALYSIS_TABLES {
+        let devices: Vec<&str> = group.iter().map(|(u, _, _)| u.key.device.as_str()).collect();
+        let what = format!("month {label}, device {}", devices.join(", "));
+        let mut rows = match r {
+            Ok(rows) => rows,
+            Err(e) => {
+                out.failures.push(failure(&shared, &what, &e));
+                continue;
+            }
+        };
+        for (u, fp, inputs) in group {
+            let swapped = ANALYSIS_TABLES.iter().try_for_each(|t| {
                 let staged = u.key.dir(&stage, t);
                 let fin = u.key.dir(&shared.analysis, t);
                 let old = stage.join(format!("{t}.old"));
                 replace_dir(&staged, &fin, &old)
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            });
+            match swapped {
+                Ok(()) => {
+                    let rows = rows.remove(&u.key).unwrap_or_default();
+                    states.insert(
+                        u.device_value.clone(),
+                        UnitState {
+                            fingerprint: fp,
+                            inputs,
+                            rows: rows.clone(),
+                        },
+                    );
+                    out.units.push((u.key.clone(), rows));
+                }
+                Err(e) => out.failures.push(format!(
+                    "month {label}, device {}: {e}",
+                    u.key.device
+                )),
             }
-            Ok(rows)
-        });
-        match swapped {
-            Ok(rows) => {
-                states.insert(
-                    u.device_value.clone(),
-                    UnitState {
-                        fingerprint: fp,
-                        inputs,
-                        rows: rows.clone(),
-                    },
-                );
-                out.units.push((u.key.clone(), rows));
-            }
-            Err(e) => out.failures.push(failure(&shared, &what, &e)),
         }
     }
     // Device-months that left this month (their captures are gone).
@@ -483,7 +529,7 @@ pub async fn analyze_whole(
     devices: Arc<dyn DeviceContexts>,
     params: &AnalyzeParams,
     memory_limit: usize,
-) -> Result<BTreeMap<String, u64>> {
+) -> Result<super::unit::RowCounts> {
     let plans = plan(dataset, i64::MAX, i64::MAX);
     let mut sources = Sources::default();
     let mut keys = BTreeSet::new();

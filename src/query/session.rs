@@ -177,9 +177,10 @@ fn ts_literal(us: i64) -> Expr {
 /// Registers as `name` the rows of some partition folders, each with its device/year/month
 /// columns, as a listing table over the whole table would give them (see `parts`). With
 /// `window = (column, from, to)` only rows whose timestamp column lies in `[from, to]`
-/// (microseconds, UTC) are kept. `file_schema` is the files' schema (strings are read as views,
-/// like a listing table does); without it the schema is read from the first file. No files and
-/// no schema: nothing is registered.
+/// (microseconds, UTC) are kept. `file_schema` is the files' declared schema (strings are read
+/// as views, like a listing table does); without it the first file's stored schema is used as it
+/// is (the analysis steps read back what they wrote). No files and no schema: nothing is
+/// registered.
 pub async fn register_parts(
     ctx: &SessionContext,
     name: &str,
@@ -201,11 +202,11 @@ pub async fn register_parts(
         })
         .collect();
     let schema = match (file_schema, files.first()) {
-        (Some(s), _) => s.clone(),
+        (Some(s), _) => Arc::new(transform_schema_to_view(s)),
         (None, Some(f)) => file_schema_of(&f.path)?,
         (None, None) => return Ok(()),
     };
-    let table = PartsTable::new(Arc::new(transform_schema_to_view(&schema)), files);
+    let table = PartsTable::new(schema, files);
     match window {
         None => {
             ctx.register_table(name, Arc::new(table))?;

@@ -71,13 +71,28 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// A device-month's own partitions and its look-back window.
-    pub fn of_unit(u: &Unit) -> Sources {
-        Sources {
-            raw: u.raw.iter().map(|(t, p)| (*t, vec![source(p)])).collect(),
-            dns_window: u.window.iter().map(|(p, _, _)| source(p)).collect(),
-            window: u.window.first().map(|(_, from, to)| (*from, *to)),
+    /// Some device-months' own partitions and their look-back windows. Several device-months
+    /// share one window spanning all of theirs: each device's `dns` rule then sees a superset of
+    /// its own window's answers, which gives the same attribution (the rule only takes answers
+    /// within the look-back of each flow).
+    pub fn of_units(units: &[Unit]) -> Sources {
+        let mut s = Sources::default();
+        let mut window_dirs = BTreeSet::new();
+        for u in units {
+            for (t, p) in &u.raw {
+                s.raw.entry(*t).or_default().push(source(p));
+            }
+            for (p, from, to) in &u.window {
+                if window_dirs.insert(p.dir.clone()) {
+                    s.dns_window.push(source(p));
+                }
+                s.window = Some(match s.window {
+                    None => (*from, *to),
+                    Some((f, t)) => (f.min(*from), t.max(*to)),
+                });
+            }
         }
+        s
     }
 }
 
@@ -148,13 +163,14 @@ fn text_col(batch: &RecordBatch, i: usize) -> Result<StringArray> {
 
 /// Streams `SELECT * FROM view ORDER BY order` into `stage/<table>/device=/year=/month=/`, one
 /// partition after the other (the order starts with device, year, month), without the partition
-/// columns. Every key of `keys` gets its partition, empty when it has no rows. Returns the rows.
+/// columns. Every key of `keys` gets its partition, empty when it has no rows. Returns the rows
+/// written per key.
 async fn write_step(
     ctx: &SessionContext,
     step: &Step,
     stage: &Path,
     keys: &BTreeSet<PartitionKey>,
-) -> Result<u64> {
+) -> Result<BTreeMap<PartitionKey, u64>> {
     let df = ctx
         .sql(&format!("SELECT * FROM {} ORDER BY {}", step.view, step.order))
         .await?;
@@ -172,8 +188,8 @@ async fn write_step(
     let tables = [(step.table, out_schema.clone())];
     let mut stream = df.execute_stream().await?;
     let mut current: Option<(PartitionKey, PartitionWriter)> = None;
+    let mut rows: BTreeMap<PartitionKey, u64> = keys.iter().map(|k| (k.clone(), 0)).collect();
     let mut written = BTreeSet::new();
-    let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let (dev, year, month) = (text_col(&batch, d)?, text_col(&batch, y)?, text_col(&batch, m)?);
@@ -204,7 +220,7 @@ async fn write_step(
                 w.write(step.table, &projected.slice(start, end - start))
                     .map_err(store_err)?;
             }
-            rows += (end - start) as u64;
+            *rows.entry(key).or_default() += (end - start) as u64;
             start = end;
         }
     }
@@ -220,15 +236,18 @@ async fn write_step(
     Ok(rows)
 }
 
+/// Rows written per partition and table.
+pub type RowCounts = BTreeMap<PartitionKey, BTreeMap<String, u64>>;
+
 /// The device-month step: reads `sources` and the month tables, writes every analysis table of
-/// `keys` under `stage`. Returns the rows written per table.
+/// `keys` under `stage`. Returns the rows written.
 pub async fn run_unit(
     env: &Env,
     month: &MonthTables,
     sources: &Sources,
     stage: &Path,
     keys: &BTreeSet<PartitionKey>,
-) -> Result<BTreeMap<String, u64>> {
+) -> Result<RowCounts> {
     let ctx = env.session();
     for table in RAW_TABLES {
         let parts = sources.raw.get(table).map_or(&[][..], Vec::as_slice);
@@ -247,11 +266,12 @@ pub async fn run_unit(
         ctx.register_table(*name, Arc::new(t))?;
     }
     run_file(&ctx, DNS_ADDRESSES.0, DNS_ADDRESSES.1, &env.params).await?;
-    let mut rows = BTreeMap::new();
+    let mut rows = RowCounts::new();
     for step in &DEVICE_STEPS {
         run_file(&ctx, step.file, step.text, &env.params).await?;
-        let n = write_step(&ctx, step, stage, keys).await?;
-        rows.insert(step.table.to_string(), n);
+        for (key, n) in write_step(&ctx, step, stage, keys).await? {
+            rows.entry(key).or_default().insert(step.table.to_string(), n);
+        }
         // Later steps read the table back from its staged partitions.
         let parts: Vec<PartSource> = keys
             .iter()
