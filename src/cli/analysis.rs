@@ -15,9 +15,7 @@ use crate::classify::devices::Devices;
 use crate::classify::domain;
 use crate::classify::geo::Geo;
 use crate::classify::{Classifier, Rules};
-use crate::query::analyze::{
-    analyze, AnalyzeOptions, AnalyzeParams, AnalyzeSummary, Progress,
-};
+use crate::query::analyze::{analyze, AnalyzeOptions, AnalyzeParams, AnalyzeSummary, Progress};
 use crate::query::plan::{month_label, sha256_hex};
 use crate::query::session;
 
@@ -50,8 +48,8 @@ impl RuleArgs {
             .collect();
         out.push(match &self.devices_file {
             Some(p) => {
-                let bytes = std::fs::read(p)
-                    .with_context(|| format!("cannot read {}", p.display()))?;
+                let bytes =
+                    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
                 format!("devices-file {}", sha256_hex(&bytes))
             }
             None => "devices-file none".into(),
@@ -133,7 +131,9 @@ impl GeoArgs {
 /// Parses `1GiB`, `512MiB`, `2G`, `800M`, `64k` or plain bytes (binary units).
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num
         .parse()
@@ -291,7 +291,10 @@ pub fn run_analysis(r: &AnalysisRequest) -> anyhow::Result<AnalyzeSummary> {
                 - summary
                     .months_analysed
                     .iter()
-                    .filter(|m| summary.failures.iter().any(|f| f.contains(&month_label(**m))))
+                    .filter(|m| summary
+                        .failures
+                        .iter()
+                        .any(|f| f.contains(&month_label(**m))))
                     .count(),
             r.dataset.display()
         );
@@ -385,9 +388,16 @@ pub fn run_sql(a: SqlArgs) -> anyhow::Result<Outcome> {
     let geo = a.geo.open()?;
     let batches = rt.block_on(async {
         let env = session::runtime(a.memory.memory_limit, None)?;
-        let ctx =
-            session::open(&a.dataset, &env, Arc::new(geo), Arc::new(devices), t, true, true)
-                .await?;
+        let ctx = session::open(
+            &a.dataset,
+            &env,
+            Arc::new(geo),
+            Arc::new(devices),
+            t,
+            true,
+            true,
+        )
+        .await?;
         let mut last = Vec::new();
         for stmt in crate::query::analyze::statements(&query, &AnalyzeParams::default()) {
             last = ctx.sql(&stmt).await?.collect().await?;

@@ -116,10 +116,16 @@ pub fn export_dataset(
     memory_limit: usize,
 ) -> anyhow::Result<usize> {
     let geo = geo_db.map(|db| Geo::open(Some(db), None)).transpose()?;
-    for_each_month(dataset, rules, memory_limit, only, |(device, year, month), mut m| {
-        relocate(&mut m, geo.as_ref());
-        export::write_month(out, &device, year, month, &m)
-    })
+    for_each_month(
+        dataset,
+        rules,
+        memory_limit,
+        only,
+        |(device, year, month), mut m| {
+            relocate(&mut m, geo.as_ref());
+            export::write_month(out, &device, year, month, &m)
+        },
+    )
 }
 
 #[derive(Args, Debug)]
@@ -147,7 +153,7 @@ pub struct ExportArgs {
 
 /// A selection of devices (empty: all).
 fn device_filter(devices: &[String]) -> impl Fn(&PartitionKey) -> bool + '_ {
-    move |k| devices.is_empty() || devices.iter().any(|d| *d == k.device)
+    move |k| devices.is_empty() || devices.contains(&k.device)
 }
 
 pub fn run_export(a: ExportArgs) -> anyhow::Result<Outcome> {
@@ -223,10 +229,16 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
             force: false,
         })?;
         let mut per_device: BTreeMap<String, LegacyMonth> = BTreeMap::new();
-        for_each_month(&scratch, &a.rules, DEFAULT_MEMORY_LIMIT, &|_| true, |(device, _, _), m| {
-            per_device.entry(device).or_default().merge(m);
-            Ok(())
-        })?;
+        for_each_month(
+            &scratch,
+            &a.rules,
+            DEFAULT_MEMORY_LIMIT,
+            &|_| true,
+            |(device, _, _), m| {
+                per_device.entry(device).or_default().merge(m);
+                Ok(())
+            },
+        )?;
         let bad = report.files_partial + report.files_failed + found.skipped.len() > 0;
         Ok((per_device.into_iter().collect(), bad))
     })();

@@ -11,9 +11,9 @@ use anyhow::bail;
 use super::analysis::{runtime, MemoryArgs, RuleArgs};
 use super::Outcome;
 use crate::classify::geo::Geo;
-use crate::query::session;
 use crate::output::pyfmt::write_atomic;
 use crate::output::report;
+use crate::query::session;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -60,8 +60,16 @@ pub fn write_report(
     let rt = runtime(threads)?;
     let data = rt.block_on(async {
         let env = session::runtime(memory_limit, None)?;
-        let ctx = session::open(dataset, &env, Arc::new(Geo::default()), devs, threads, false, true)
-            .await?;
+        let ctx = session::open(
+            dataset,
+            &env,
+            Arc::new(Geo::default()),
+            devs,
+            threads,
+            false,
+            true,
+        )
+        .await?;
         report::gather(&ctx, &dataset.display().to_string(), devices).await
     })?;
     for d in devices {

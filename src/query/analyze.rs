@@ -20,8 +20,8 @@ use tokio::task::JoinSet;
 
 pub use super::plan::Month;
 use super::plan::{
-    fingerprint, month_inputs, month_label, plan, read_state, sha256_hex, state_dir,
-    state_months, unit_inputs, MonthPlan, MonthState, Unit, UnitState, STATE_FORMAT,
+    fingerprint, month_inputs, month_label, plan, read_state, sha256_hex, state_dir, state_months,
+    unit_inputs, MonthPlan, MonthState, Unit, UnitState, STATE_FORMAT,
 };
 use super::session;
 pub use super::steps::{statements, AnalyzeParams, ANALYSIS_TABLES};
@@ -31,7 +31,9 @@ use crate::classify::geo::Geo;
 use crate::columnar::schema::TABLE_DNS;
 use crate::store::inventory::partitions;
 use crate::store::writer::staging_root;
-use crate::store::{clean_stale_staging, decode_value, remove_partition, replace_dir, PartitionKey};
+use crate::store::{
+    clean_stale_staging, decode_value, remove_partition, replace_dir, PartitionKey,
+};
 
 /// How to analyse.
 #[derive(Debug, Clone)]
@@ -114,8 +116,8 @@ fn write_state(analysis: &Path, state: &MonthState) -> Result<()> {
     fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
     let path = dir.join(format!("{}.json", state.month));
     let tmp = dir.join(format!(".{}.json.tmp-{}", state.month, std::process::id()));
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let text =
+        serde_json::to_string_pretty(state).map_err(|e| DataFusionError::External(Box::new(e)))?;
     fs::write(&tmp, text).map_err(|e| io_error(&tmp, e))?;
     fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
 }
@@ -184,7 +186,11 @@ fn failure(shared: &Shared, what: &str, e: &DataFusionError) -> String {
     if is_resources_exhausted(e) {
         // DataFusion's message lists the top consumers; its last line says what was refused.
         let root = e.find_root().to_string();
-        let detail = root.lines().last().unwrap_or_default().trim_start_matches("Error: ");
+        let detail = root
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches("Error: ");
         format!(
             "{what} does not fit in --memory-limit {} (raise it, e.g. --memory-limit {}): {detail}",
             flag_bytes(shared.memory_limit),
@@ -266,17 +272,16 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
         failures: Vec::new(),
     };
     let dns: Vec<_> = todo.plan.dns().map(source).collect();
-    let tables: MonthTables =
-        match with_permit(&shared, || month_tables(&shared.env, &dns)).await {
-            Ok(t) => t,
-            Err(e) => {
-                out.failures
-                    .push(failure(&shared, &format!("month {label}"), &e));
-                return out;
-            }
-        };
-    let stage = staging_root(&shared.dataset)
-        .join(format!("{}-analysis-{label}", std::process::id()));
+    let tables: MonthTables = match with_permit(&shared, || month_tables(&shared.env, &dns)).await {
+        Ok(t) => t,
+        Err(e) => {
+            out.failures
+                .push(failure(&shared, &format!("month {label}"), &e));
+            return out;
+        }
+    };
+    let stage =
+        staging_root(&shared.dataset).join(format!("{}-analysis-{label}", std::process::id()));
     let _ = fs::remove_dir_all(&stage);
     let tables = Arc::new(tables);
     let mut jobs = JoinSet::new();
@@ -284,7 +289,10 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
     let mut stale: Vec<(Unit, String, Vec<String>)> = Vec::new();
     for u in &todo.plan.units {
         let (fp, inputs) = unit_fingerprint(&shared.config, u, &tables.hash);
-        let old = todo.state.as_ref().and_then(|s| s.units.get(&u.device_value));
+        let old = todo
+            .state
+            .as_ref()
+            .and_then(|s| s.units.get(&u.device_value));
         let current = !shared.force
             && old.is_some_and(|o| o.fingerprint == fp)
             && outputs_exist(&shared.analysis, &u.key);
@@ -314,11 +322,15 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
         let (group, r) = match joined {
             Ok(x) => x,
             Err(e) => {
-                out.failures.push(format!("month {label}: a task failed: {e}"));
+                out.failures
+                    .push(format!("month {label}: a task failed: {e}"));
                 continue;
             }
         };
-        let devices: Vec<&str> = group.iter().map(|(u, _, _)| u.key.device.as_str()).collect();
+        let devices: Vec<&str> = group
+            .iter()
+            .map(|(u, _, _)| u.key.device.as_str())
+            .collect();
         let what = format!("month {label}, device {}", devices.join(", "));
         let mut rows = match r {
             Ok(rows) => rows,
@@ -347,10 +359,9 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
                     );
                     out.units.push((u.key.clone(), rows));
                 }
-                Err(e) => out.failures.push(format!(
-                    "month {label}, device {}: {e}",
-                    u.key.device
-                )),
+                Err(e) => out
+                    .failures
+                    .push(format!("month {label}, device {}: {e}", u.key.device)),
             }
         }
     }
@@ -421,7 +432,9 @@ pub async fn analyze(
                     && s.units.len() == p.units.len()
                     && p.units.iter().all(|u| {
                         let (fp, _) = unit_fingerprint(&config, u, &s.month_tables);
-                        s.units.get(&u.device_value).is_some_and(|o| o.fingerprint == fp)
+                        s.units
+                            .get(&u.device_value)
+                            .is_some_and(|o| o.fingerprint == fp)
                             && outputs_exist(&analysis, &u.key)
                     })
             });

@@ -92,7 +92,9 @@ pub fn plan(dataset: &Path, lookback_us: i64, skew_us: i64) -> Vec<MonthPlan> {
             .map_or(Span::Empty, |p| time_span(p, "first_ts"));
         let bounds = match window {
             Span::Empty => None,
-            Span::Range(lo, hi) => Some((lo.saturating_sub(lookback_us), hi.saturating_add(skew_us))),
+            Span::Range(lo, hi) => {
+                Some((lo.saturating_sub(lookback_us), hi.saturating_add(skew_us)))
+            }
             Span::Unknown => Some((i64::MIN, i64::MAX)),
         };
         let window = bounds.map_or_else(Vec::new, |(from, to)| {

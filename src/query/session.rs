@@ -171,7 +171,10 @@ pub struct PartSource {
 }
 
 fn ts_literal(us: i64) -> Expr {
-    lit(ScalarValue::TimestampMicrosecond(Some(us), Some("UTC".into())))
+    lit(ScalarValue::TimestampMicrosecond(
+        Some(us),
+        Some("UTC".into()),
+    ))
 }
 
 /// Registers as `name` the rows of some partition folders, each with its device/year/month

@@ -187,15 +187,19 @@ mod tests {
                 "SELECT 2".to_string()
             ]
         );
-        let files = [DNS_ADDRESSES, ("10_legacy.sql", LEGACY_SQL), ("20_report.sql", REPORT_SQL)]
-            .into_iter()
-            .chain(
-                MONTH_STEPS
-                    .iter()
-                    .chain(DEVICE_STEPS.iter())
-                    .filter(|s| !s.text.is_empty())
-                    .map(|s| (s.file, s.text)),
-            );
+        let files = [
+            DNS_ADDRESSES,
+            ("10_legacy.sql", LEGACY_SQL),
+            ("20_report.sql", REPORT_SQL),
+        ]
+        .into_iter()
+        .chain(
+            MONTH_STEPS
+                .iter()
+                .chain(DEVICE_STEPS.iter())
+                .filter(|s| !s.text.is_empty())
+                .map(|s| (s.file, s.text)),
+        );
         for (name, text) in files {
             assert!(text.starts_with("-- Purpose:"), "{name} lacks its header");
             assert!(
@@ -206,7 +210,11 @@ mod tests {
         for (s, t) in DEVICE_STEPS.iter().zip(ANALYSIS_TABLES) {
             assert_eq!(s.table, t);
             assert!(s.order.starts_with("device, year, month"));
-            assert!(s.text.contains(&format!("CREATE VIEW {} AS", s.view)), "{}", s.file);
+            assert!(
+                s.text.contains(&format!("CREATE VIEW {} AS", s.view)),
+                "{}",
+                s.file
+            );
         }
     }
 }

@@ -119,9 +119,15 @@ fn hash_rows(f: &mut Fingerprint, batches: &[RecordBatch]) -> Result<()> {
     Ok(())
 }
 
-async fn collect_ordered(ctx: &SessionContext, step: &Step) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+async fn collect_ordered(
+    ctx: &SessionContext,
+    step: &Step,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let df = ctx
-        .sql(&format!("SELECT * FROM {} ORDER BY {}", step.view, step.order))
+        .sql(&format!(
+            "SELECT * FROM {} ORDER BY {}",
+            step.view, step.order
+        ))
         .await?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     Ok((schema, df.collect().await?))
@@ -172,7 +178,10 @@ async fn write_step(
     keys: &BTreeSet<PartitionKey>,
 ) -> Result<BTreeMap<PartitionKey, u64>> {
     let df = ctx
-        .sql(&format!("SELECT * FROM {} ORDER BY {}", step.view, step.order))
+        .sql(&format!(
+            "SELECT * FROM {} ORDER BY {}",
+            step.view, step.order
+        ))
         .await?;
     let schema = df.schema().as_arrow().clone();
     let index = |n: &str| {
@@ -192,7 +201,11 @@ async fn write_step(
     let mut written = BTreeSet::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let (dev, year, month) = (text_col(&batch, d)?, text_col(&batch, y)?, text_col(&batch, m)?);
+        let (dev, year, month) = (
+            text_col(&batch, d)?,
+            text_col(&batch, y)?,
+            text_col(&batch, m)?,
+        );
         let projected = batch.project(&keep)?;
         let key_at = |r: usize| PartitionKey {
             device: dev.value(r).to_string(),
@@ -270,7 +283,9 @@ pub async fn run_unit(
     for step in &DEVICE_STEPS {
         run_file(&ctx, step.file, step.text, &env.params).await?;
         for (key, n) in write_step(&ctx, step, stage, keys).await? {
-            rows.entry(key).or_default().insert(step.table.to_string(), n);
+            rows.entry(key)
+                .or_default()
+                .insert(step.table.to_string(), n);
         }
         // Later steps read the table back from its staged partitions.
         let parts: Vec<PartSource> = keys

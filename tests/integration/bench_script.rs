@@ -38,3 +38,48 @@ fn comparison_script_completes_and_prints_its_table() {
     );
     println!("{text}");
 }
+
+/// `benches/analysis.sh` runs end to end (on a copy of the samples: it touches a capture) and
+/// prints every row of its table. Skipped with a notice without GNU time.
+#[test]
+fn analysis_script_completes_and_prints_its_table() {
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        eprintln!("analysis script test skipped: /usr/bin/time (GNU time) is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let captures = tmp.path().join("captures");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(root().join("data-samples").join("captures"))
+        .arg(&captures)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let out = Command::new("bash")
+        .current_dir(root())
+        .env("TMPDIR", tmp.path())
+        .arg("benches/analysis.sh")
+        .arg(&captures)
+        .args(["--runs", "1", "--bin"])
+        .arg(bin())
+        .output()
+        .expect("run bash");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "| x1: analyze (every month)",
+        "| x4: analyze (nothing changed)",
+        "| x4: export-legacy",
+        "| one device-year",
+        "| x4: run (first)",
+        "| x4: run after touching",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    println!("{text}");
+}

@@ -134,9 +134,8 @@ fn run_writes_full_tree_and_real_readers_read_it() {
         .current_dir(tmp.path())
         .output()
         .unwrap();
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("nothing changed (15 device-months, 3 months up to date)")
-    );
+    assert!(String::from_utf8_lossy(&again.stderr)
+        .contains("nothing changed (15 device-months, 3 months up to date)"));
 
     let Some(py) = python() else { return };
     for (script, arg) in [("check_legacy.py", &legacy), ("check_parquet.py", &out)] {

@@ -71,7 +71,11 @@ fn write_unit(ds: &Path, rng: &mut Rng, d: usize, m: usize, answers: u64, flows:
     let mut dns: Vec<DnsRow> = (0..answers)
         .map(|_| {
             let q = QUERIES[rng.next(4) as usize];
-            let rr = if q.starts_with('e') { "cdn.sonos.net" } else { q };
+            let rr = if q.starts_with('e') {
+                "cdn.sonos.net"
+            } else {
+                q
+            };
             dns_row(rng.time(m), dev_ip, q, rr, "A", IPS[rng.next(5) as usize])
         })
         .collect();
@@ -134,7 +138,10 @@ fn assert_same_rows(monthly: &Path, reference: &Path, what: &str) {
     for table in ANALYSIS_TABLES {
         let a = dump_table(monthly, table, &[]);
         let b = dump_table(reference, table, &[]);
-        assert!(!b.is_empty() || table == "platforms", "{what}: no {table} rows at all");
+        assert!(
+            !b.is_empty() || table == "platforms",
+            "{what}: no {table} rows at all"
+        );
         if a != b {
             let first = a
                 .iter()
@@ -179,12 +186,18 @@ fn month_wise_analysis_equals_whole_dataset_and_reruns_only_what_changed() {
         assert_same_rows(&ds.join("analysis"), &reference, &format!("seed {seed}"));
         // The months recorded what they were computed from.
         let state = std::fs::read_to_string(ds.join("analysis/_months/2025-01.json")).unwrap();
-        assert!(state.contains("window dns/device=echo_dot/year=2024/month=12"), "{state}");
+        assert!(
+            state.contains("window dns/device=echo_dot/year=2024/month=12"),
+            "{state}"
+        );
 
         // Nothing changed: nothing is recomputed.
         let (code, err) = analyze(&ds, &["--lookback", lookback]);
         assert_eq!(code, Some(0), "{err}");
-        assert!(err.contains("0 months analysed (0 device-months), 3 up to date"), "{err}");
+        assert!(
+            err.contains("0 months analysed (0 device-months), 3 up to date"),
+            "{err}"
+        );
 
         // The same rows written again (new files, as a re-extraction writes them): that
         // device-month, and the next month's device-month whose look-back reads it, are redone.
@@ -203,8 +216,15 @@ fn month_wise_analysis_equals_whole_dataset_and_reruns_only_what_changed() {
         }
         let (code, err) = analyze(&ds, &["--lookback", lookback]);
         assert_eq!(code, Some(0), "{err}");
-        assert!(err.contains("2 months analysed (2 device-months), 1 up to date"), "{err}");
-        assert_same_rows(&ds.join("analysis"), &reference, &format!("seed {seed}, re-run"));
+        assert!(
+            err.contains("2 months analysed (2 device-months), 1 up to date"),
+            "{err}"
+        );
+        assert_same_rows(
+            &ds.join("analysis"),
+            &reference,
+            &format!("seed {seed}, re-run"),
+        );
 
         // New answers in one device-month change the month's shared answers: that month is
         // redone for every device, and the next month's look-back for that device.
@@ -214,13 +234,19 @@ fn month_wise_analysis_equals_whole_dataset_and_reruns_only_what_changed() {
         assert_eq!(code, Some(0), "{err}");
         let reference2 = tmp.path().join(format!("whole{seed}-b"));
         whole(&ds, &reference2, secs);
-        assert_same_rows(&ds.join("analysis"), &reference2, &format!("seed {seed}, changed"));
+        assert_same_rows(
+            &ds.join("analysis"),
+            &reference2,
+            &format!("seed {seed}, changed"),
+        );
 
         // A device-month whose captures are gone loses its analysis.
         std::fs::remove_dir_all(ds.join("flows/device=sonos_speaker/year=2025/month=02")).unwrap();
         for t in ["captures", "dns", "names"] {
-            std::fs::remove_dir_all(ds.join(format!("{t}/device=sonos_speaker/year=2025/month=02")))
-                .unwrap();
+            std::fs::remove_dir_all(
+                ds.join(format!("{t}/device=sonos_speaker/year=2025/month=02")),
+            )
+            .unwrap();
         }
         let (code, err) = analyze(&ds, &["--lookback", lookback, "--force"]);
         assert_eq!(code, Some(0), "{err}");
@@ -230,7 +256,11 @@ fn month_wise_analysis_equals_whole_dataset_and_reruns_only_what_changed() {
             .exists());
         let reference3 = tmp.path().join(format!("whole{seed}-c"));
         whole(&ds, &reference3, secs);
-        assert_same_rows(&ds.join("analysis"), &reference3, &format!("seed {seed}, removed"));
+        assert_same_rows(
+            &ds.join("analysis"),
+            &reference3,
+            &format!("seed {seed}, removed"),
+        );
     }
 }
 
@@ -247,4 +277,96 @@ fn a_month_over_the_memory_limit_fails_naming_it_and_the_flag() {
     let (code, err) = analyze(&ds, &["--memory-limit", "100KiB"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("at least 1MiB"), "{err}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `run` after one capture's modification time changed: only that device-month is extracted
+/// again, only device-months whose inputs changed are analysed and exported again, and the
+/// analysis tables equal those of a fresh run.
+#[test]
+fn run_after_touching_one_capture_redoes_only_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("captures");
+    copy_tree(
+        &super::common::root().join("data-samples").join("captures"),
+        &root,
+    );
+    let run = |out: &Path| {
+        run_bin(&[
+            "run".as_ref(),
+            "--root".as_ref(),
+            root.as_os_str(),
+            "--all".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--first-party-dir".as_ref(),
+            tmp.path().join("none").as_os_str(),
+        ])
+    };
+    let ds = tmp.path().join("ds");
+    let (code, err) = run(&ds);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("3 months analysed (15 device-months)"),
+        "{err}"
+    );
+    let legacy_file = ds.join("analysis_longitudinal/echo_dot/2024/Dec_2024/ip_list/all_ips.json");
+    let other_file = ds.join("analysis_longitudinal/tuya_bulb/2024/Nov_2024/ip_list/all_ips.json");
+    let before = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let (echo_before, tuya_before) = (before(&legacy_file), before(&other_file));
+
+    let touched = root.join("echo_dot/ctrl2/2024-12-11_07.30.40_192.168.1.57.pcapng");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .append(true)
+        .open(&touched)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (code, err) = run(&ds);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("extracted 2 files in 1 device-months (14 device-months unchanged)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 months analysed (1 device-months), 2 up to date"),
+        "{err}"
+    );
+    assert!(
+        err.contains("legacy layout of 1 device-months written"),
+        "{err}"
+    );
+    assert!(
+        before(&legacy_file) > echo_before,
+        "the changed month's legacy files were rewritten"
+    );
+    assert_eq!(
+        before(&other_file),
+        tuya_before,
+        "an unchanged month's legacy files were left"
+    );
+
+    let fresh = tmp.path().join("fresh");
+    let (code, err) = run(&fresh);
+    assert_eq!(code, Some(0), "{err}");
+    assert_same_rows(
+        &ds.join("analysis"),
+        &fresh.join("analysis"),
+        "after touching a capture",
+    );
+    let (code, err) = run(&ds);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("nothing changed"), "{err}");
 }
