@@ -18,6 +18,7 @@ use crate::classify::{Classifier, Rules};
 use crate::query::analyze::{analyze, AnalyzeOptions, AnalyzeParams, AnalyzeSummary, Progress};
 use crate::query::plan::{month_label, sha256_hex};
 use crate::query::session;
+use crate::store::shard::Shard;
 
 /// Options shared by commands that classify.
 #[derive(Args, Debug, Clone)]
@@ -207,6 +208,10 @@ pub struct AnalyzeArgs {
     /// Recompute every month, even those up to date.
     #[arg(long)]
     pub force: bool,
+    /// Analyse only this worker's share of the months (worker I of N; months are given out by a
+    /// stable hash, all devices of a month together).
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub memory: MemoryArgs,
 }
@@ -235,6 +240,27 @@ pub struct AnalysisRequest<'a> {
     pub threads: usize,
     pub memory_limit: usize,
     pub force: bool,
+    /// Only this worker's months.
+    pub shard: Option<Shard>,
+}
+
+impl AnalysisRequest<'_> {
+    /// The analysis options (the configuration lines identify rules, devices and databases).
+    pub fn options(&self) -> anyhow::Result<AnalyzeOptions> {
+        let mut config = self.rules.identity()?;
+        config.extend(self.geo.identity());
+        Ok(AnalyzeOptions {
+            params: AnalyzeParams {
+                lookback_secs: self.lookback,
+                ..Default::default()
+            },
+            threads: self.threads,
+            memory_limit: self.memory_limit,
+            force: self.force,
+            config,
+            shard: self.shard,
+        })
+    }
 }
 
 /// Analyses the months of a dataset that need it, with a progress bar by month on a terminal;
@@ -247,18 +273,7 @@ pub fn run_analysis(r: &AnalysisRequest) -> anyhow::Result<AnalyzeSummary> {
             r.dataset.display()
         );
     }
-    let mut config = r.rules.identity()?;
-    config.extend(r.geo.identity());
-    let opts = AnalyzeOptions {
-        params: AnalyzeParams {
-            lookback_secs: r.lookback,
-            ..Default::default()
-        },
-        threads: r.threads,
-        memory_limit: r.memory_limit,
-        force: r.force,
-        config,
-    };
+    let opts = r.options()?;
     let geo = Arc::new(r.geo.open()?);
     let devices = Arc::new(r.rules.devices()?);
     let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -332,6 +347,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<Outcome> {
         threads: threads(a.threads)?,
         memory_limit: a.memory.memory_limit,
         force: a.force,
+        shard: a.shard,
     })?;
     eprintln!(
         "{}",

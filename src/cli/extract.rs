@@ -1,5 +1,6 @@
 //! `iotdest extract`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -12,6 +13,8 @@ use crate::extract::{ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
 use crate::ingest::discover::{discover_list, discover_root, parse_year_month, DiscoverOptions};
 use crate::pipeline::{run_extract, ExtractConfig, ExtractReport};
+use crate::store::shard::Shard;
+use crate::store::PartitionKey;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -49,6 +52,29 @@ pub struct ExtractArgs {
     /// Date files whose names do not parse by their first packet (otherwise they are skipped).
     #[arg(long)]
     pub date_from_packets: bool,
+    /// Extract only this worker's share of the device-months (worker I of N, by a stable hash):
+    /// N workers with the same arguments and shards 0/N … N-1/N fill one dataset together.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+}
+
+/// Keeps the captures of the device-months `shard` owns; says how many that is.
+pub fn take_share(captures: &mut Vec<CaptureFile>, shard: Option<Shard>) {
+    let Some(shard) = shard else { return };
+    let key = |c: &CaptureFile| PartitionKey {
+        device: c.device.clone(),
+        year: c.year,
+        month: c.month,
+    };
+    let all: BTreeSet<PartitionKey> = captures.iter().map(key).collect();
+    captures.retain(|c| shard.owns_device_month(&key(c)));
+    let mine: BTreeSet<PartitionKey> = captures.iter().map(key).collect();
+    eprintln!(
+        "iotdest: shard {shard}: {} of {} device-months ({} files)",
+        mine.len(),
+        all.len(),
+        captures.len()
+    );
 }
 
 /// Runs the extraction with a progress bar on a terminal (none otherwise) and one stderr line
@@ -119,13 +145,19 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     if found.captures.is_empty() {
         bail!("no capture files found (check --root/--input-list, --experiment and the filters)");
     }
+    let mut captures = found.captures;
+    take_share(&mut captures, a.shard);
+    if captures.is_empty() {
+        eprintln!("iotdest: nothing to extract in this shard");
+        return Ok(Outcome::Ok);
+    }
     let cfg = ExtractConfig {
         dataset: a.out.clone(),
         threads,
         limits: ExtractLimits::default(),
     };
     let start = Instant::now();
-    let report = extract_with_progress(&found.captures, &cfg)?;
+    let report = extract_with_progress(&captures, &cfg)?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "iotdest: extracted {} files ({} ok, {} partial, {} failed) into {} partitions of {}: \

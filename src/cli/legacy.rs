@@ -11,7 +11,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::analysis::{
-    run_analysis, runtime, summary_line, AnalysisRequest, GeoArgs, MemoryArgs, RuleArgs,
+    parse_duration, run_analysis, runtime, summary_line, AnalysisRequest, GeoArgs, MemoryArgs,
+    RuleArgs,
 };
 use super::Outcome;
 use crate::classify::geo::Geo;
@@ -20,9 +21,12 @@ use crate::ingest::discover::{discover_list, discover_root, CaptureFile, Discove
 use crate::output::export::{self, LegacyMonth, MonthKey};
 use crate::output::pyfmt::{csv_bytes, month_abbr, write_atomic, write_json, MONTHS};
 use crate::pipeline::ExtractConfig;
+use crate::query::analyze::pending_months;
+use crate::query::plan::month_label;
 use crate::query::session::{self, PartSource, DEFAULT_MEMORY_LIMIT};
 use crate::store::inventory::{partitions, Partition};
 use crate::store::manifest::{current_stamp, stored_stamps};
+use crate::store::shard::Shard;
 use crate::store::PartitionKey;
 
 fn default_threads() -> usize {
@@ -227,6 +231,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
             threads: default_threads(),
             memory_limit: DEFAULT_MEMORY_LIMIT,
             force: false,
+            shard: None,
         })?;
         let mut per_device: BTreeMap<String, LegacyMonth> = BTreeMap::new();
         for_each_month(
@@ -554,6 +559,14 @@ pub struct RunArgs {
     /// Extract, analyse and export everything again, changed or not.
     #[arg(long)]
     pub force: bool,
+    /// Worker I of N: extract this worker's device-months, wait until the others' are extracted,
+    /// analyse and export this worker's months; worker 0 then waits for every month and writes
+    /// the report. N workers with the same arguments fill one dataset with no coordination.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// How long a shard waits for the other workers before it gives up.
+    #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = parse_duration)]
+    pub shard_wait: u64,
     #[command(flatten)]
     pub geo: GeoArgs,
     #[command(flatten)]
@@ -609,11 +622,15 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             .or_default()
             .push(c.clone());
     }
+    let mine = |k: &PartitionKey| a.shard.is_none_or(|s| s.owns_device_month(k));
+    let extracted = |key: &PartitionKey, files: &[CaptureFile]| {
+        let now: Option<BTreeSet<_>> = files.iter().map(|f| current_stamp(&f.path)).collect();
+        now.is_some() && now == stored_stamps(&a.out, key)
+    };
     let mut todo = Vec::new();
     let mut skipped_months = 0;
-    for (key, files) in &by_month {
-        let now: Option<BTreeSet<_>> = files.iter().map(|f| current_stamp(&f.path)).collect();
-        if !a.force && now.is_some() && now == stored_stamps(&a.out, key) {
+    for (key, files) in by_month.iter().filter(|(k, _)| mine(k)) {
+        if !a.force && extracted(key, files) {
             skipped_months += 1;
         } else {
             todo.extend(files.iter().cloned());
@@ -643,8 +660,24 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             report.files, report.partitions, skipped_months
         );
     }
+    let shared = a.shard.filter(|s| s.count > 1);
+    if let Some(shard) = shared {
+        // A month's look-back reads its neighbours, which other workers extract.
+        wait_for(
+            shard,
+            "device-months extracted by the other workers",
+            a.shard_wait,
+            || {
+                Ok(by_month
+                    .iter()
+                    .filter(|(k, files)| !mine(k) && !extracted(k, files))
+                    .map(|(k, _)| format!("{} {:04}-{:02}", k.device, k.year, k.month))
+                    .collect())
+            },
+        )?;
+    }
     let analysis_start = Instant::now();
-    let analysis = run_analysis(&AnalysisRequest {
+    let request = AnalysisRequest {
         dataset: &a.out,
         geo: &a.geo,
         rules: &a.rules,
@@ -652,11 +685,18 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         threads,
         memory_limit: a.memory.memory_limit,
         force: a.force,
-    })?;
+        shard: a.shard,
+    };
+    let analysis = run_analysis(&request)?;
     let changed: BTreeSet<&PartitionKey> = analysis.units_analysed.iter().collect();
     let report_path = a.out.join("report.html");
+    let writes_report = a.shard.is_none_or(|s| s.index == 0);
     let legacy_present = legacy_out.is_dir();
-    if todo.is_empty() && changed.is_empty() && legacy_present && report_path.is_file() {
+    if todo.is_empty()
+        && changed.is_empty()
+        && legacy_present
+        && (report_path.is_file() || !writes_report)
+    {
         eprintln!(
             "iotdest: nothing changed ({} device-months, {} months up to date) in {:.2} s",
             skipped_months,
@@ -670,28 +710,94 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         summary_line(&a.out, &analysis, analysis_start.elapsed().as_secs_f64())
     );
     // The legacy layout of what changed (all of it when the folder is new).
-    let wanted = |k: &PartitionKey| a.devices.is_empty() || a.devices.contains(&k.device);
+    let wanted = |k: &PartitionKey| {
+        (a.devices.is_empty() || a.devices.contains(&k.device))
+            && a.shard.is_none_or(|s| s.owns_month((k.year, k.month)))
+    };
     let only = |k: &PartitionKey| wanted(k) && (a.force || !legacy_present || changed.contains(k));
-    let n = export_dataset(
-        &a.out,
-        &legacy_out,
-        &only,
-        &a.rules,
-        a.geo.geo_db.as_deref(),
-        a.memory.memory_limit,
-    )?;
-    super::report::write_report(
-        &a.out,
-        &report_path,
-        &a.devices,
-        &a.rules,
-        a.memory.memory_limit,
-    )?;
+    // (A worker whose share holds no month has nothing to export.)
+    let n = if analysis.months == 0 {
+        0
+    } else {
+        export_dataset(
+            &a.out,
+            &legacy_out,
+            &only,
+            &a.rules,
+            a.geo.geo_db.as_deref(),
+            a.memory.memory_limit,
+        )?
+    };
+    let report_note = if writes_report {
+        if let Some(shard) = shared {
+            let opts = request.options()?;
+            wait_for(
+                shard,
+                "months analysed by the other workers",
+                a.shard_wait,
+                || {
+                    Ok(pending_months(&a.out, &opts)
+                        .into_iter()
+                        .map(month_label)
+                        .collect())
+                },
+            )?;
+        }
+        super::report::write_report(
+            &a.out,
+            &report_path,
+            &a.devices,
+            &a.rules,
+            a.memory.memory_limit,
+        )?;
+        format!("report in {}", report_path.display())
+    } else {
+        "worker 0 writes the report".to_string()
+    };
     eprintln!(
-        "iotdest: legacy layout of {n} device-months written in {}; report in {}; done in {:.2} s",
+        "iotdest: legacy layout of {n} device-months written in {}; {report_note}; done in {:.2} s",
         legacy_out.display(),
-        report_path.display(),
         start.elapsed().as_secs_f64()
     );
     Ok(outcome)
+}
+
+/// Waits (polling every second, a line on stderr every 30 s) until `pending` lists nothing; an
+/// error naming what is still missing after `timeout_secs`.
+fn wait_for(
+    shard: Shard,
+    what: &str,
+    timeout_secs: u64,
+    mut pending: impl FnMut() -> anyhow::Result<Vec<String>>,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut told = None::<Instant>;
+    loop {
+        let missing = pending()?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let shown = missing
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if start.elapsed().as_secs() >= timeout_secs {
+            bail!(
+                "shard {shard}: gave up after {} s waiting for {} {what} ({shown}…); \
+                 did another worker fail? (--shard-wait sets the wait)",
+                start.elapsed().as_secs(),
+                missing.len()
+            );
+        }
+        if told.is_none_or(|t| t.elapsed().as_secs() >= 30) {
+            eprintln!(
+                "iotdest: shard {shard}: waiting for {} {what} ({shown})",
+                missing.len()
+            );
+            told = Some(Instant::now());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }

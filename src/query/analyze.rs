@@ -30,6 +30,7 @@ use super::unit::{month_tables, run_unit, source, Env, MonthTables, Sources};
 use crate::classify::geo::Geo;
 use crate::columnar::schema::TABLE_DNS;
 use crate::store::inventory::partitions;
+pub use crate::store::shard::Shard;
 use crate::store::writer::staging_root;
 use crate::store::{
     clean_stale_staging, decode_value, remove_partition, replace_dir, PartitionKey,
@@ -48,6 +49,9 @@ pub struct AnalyzeOptions {
     /// What else decides the results (rules, device table, databases), one line each; a change
     /// of any line recomputes every month.
     pub config: Vec<String>,
+    /// Only the months of this worker's share (the plan still covers the whole dataset, since
+    /// a month's look-back reads its neighbours).
+    pub shard: Option<Shard>,
 }
 
 /// What a run of `analyze` did.
@@ -403,6 +407,49 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
     out
 }
 
+/// The plan of every month, and the months that need (re)computing.
+fn stale(dataset: &Path, opts: &AnalyzeOptions, config: &[String]) -> (Vec<MonthPlan>, Vec<Todo>) {
+    let analysis = dataset.join("analysis");
+    let us = |s: u64| (s as i64).saturating_mul(1_000_000);
+    let params = &opts.params;
+    let plans = plan(dataset, us(params.lookback_secs), us(params.skew_secs));
+    let mut todo = Vec::new();
+    for p in &plans {
+        let state = read_state(&analysis, p.month);
+        let month_fp = fingerprint(config, &month_inputs(p));
+        let up_to_date = !opts.force
+            && state
+                .as_ref()
+                .filter(|s| s.config == config)
+                .is_some_and(|s| {
+                    s.month_inputs == month_fp
+                        && s.units.len() == p.units.len()
+                        && p.units.iter().all(|u| {
+                            let (fp, _) = unit_fingerprint(config, u, &s.month_tables);
+                            s.units
+                                .get(&u.device_value)
+                                .is_some_and(|o| o.fingerprint == fp)
+                                && outputs_exist(&analysis, &u.key)
+                        })
+                });
+        if !up_to_date {
+            todo.push(Todo {
+                plan: p.clone(),
+                state,
+                month_fp,
+            });
+        }
+    }
+    (plans, todo)
+}
+
+/// Months of `dataset` (all shards) whose analysis is missing or out of date for `opts`, without
+/// analysing anything: what a worker waits on before it writes a report of the whole dataset.
+pub fn pending_months(dataset: &Path, opts: &AnalyzeOptions) -> Vec<Month> {
+    let (_, todo) = stale(dataset, opts, &config_lines(opts));
+    todo.iter().map(|t| t.plan.month).collect()
+}
+
 /// Analyses the months of `dataset` that need it and removes the analysis of months that are
 /// gone. Failures of single device-months are reported in the summary; the rest goes on.
 pub async fn analyze(
@@ -415,39 +462,15 @@ pub async fn analyze(
     let analysis = dataset.join("analysis");
     clean_stale_staging(dataset);
     let params = &opts.params;
-    let us = |s: u64| (s as i64).saturating_mul(1_000_000);
-    let plans = plan(dataset, us(params.lookback_secs), us(params.skew_secs));
     let config = config_lines(opts);
+    let mine = |m: Month| opts.shard.is_none_or(|s| s.owns_month(m));
+    let (plans, todo) = stale(dataset, opts, &config);
+    let todo: Vec<Todo> = todo.into_iter().filter(|t| mine(t.plan.month)).collect();
     let mut summary = AnalyzeSummary {
-        months: plans.len(),
+        months: plans.iter().filter(|p| mine(p.month)).count(),
         ..Default::default()
     };
-    let mut todo = Vec::new();
-    for p in plans.iter() {
-        let state = read_state(&analysis, p.month).filter(|s| s.config == config);
-        let month_fp = fingerprint(&config, &month_inputs(p));
-        let up_to_date = !opts.force
-            && state.as_ref().is_some_and(|s| {
-                s.month_inputs == month_fp
-                    && s.units.len() == p.units.len()
-                    && p.units.iter().all(|u| {
-                        let (fp, _) = unit_fingerprint(&config, u, &s.month_tables);
-                        s.units
-                            .get(&u.device_value)
-                            .is_some_and(|o| o.fingerprint == fp)
-                            && outputs_exist(&analysis, &u.key)
-                    })
-            });
-        if up_to_date {
-            summary.months_up_to_date += 1;
-        } else {
-            todo.push(Todo {
-                plan: p.clone(),
-                state: read_state(&analysis, p.month),
-                month_fp,
-            });
-        }
-    }
+    summary.months_up_to_date = summary.months - todo.len();
     progress(&Progress::Planned {
         months: todo.len(),
         up_to_date: summary.months_up_to_date,
@@ -455,7 +478,7 @@ pub async fn analyze(
     // Months whose raw partitions are gone.
     let planned: BTreeSet<Month> = plans.iter().map(|p| p.month).collect();
     for month in state_months(&analysis) {
-        if !planned.contains(&month) {
+        if !planned.contains(&month) && mine(month) {
             summary.months_removed.push(month);
             remove_month_state(&analysis, month)?;
         }
@@ -508,7 +531,7 @@ pub async fn analyze(
         }
         let _ = fs::remove_dir_all(&spill);
     }
-    remove_strays(&analysis, &plans)?;
+    remove_strays(&analysis, &plans, &mine)?;
     summary.months_analysed.sort();
     summary.units_analysed.sort();
     Ok(summary)
@@ -516,7 +539,7 @@ pub async fn analyze(
 
 /// Removes analysis partitions of device-months the raw layer no longer has (or never had: an
 /// analysis written by an older version that replaced the whole tables).
-fn remove_strays(analysis: &Path, plans: &[MonthPlan]) -> Result<()> {
+fn remove_strays(analysis: &Path, plans: &[MonthPlan], mine: &dyn Fn(Month) -> bool) -> Result<()> {
     let keys: BTreeSet<&PartitionKey> = plans
         .iter()
         .flat_map(|p| p.units.iter().map(|u| &u.key))
@@ -524,7 +547,7 @@ fn remove_strays(analysis: &Path, plans: &[MonthPlan]) -> Result<()> {
     for t in ANALYSIS_TABLES {
         let root = analysis.join(t);
         for p in partitions(&root) {
-            if !keys.contains(&p.key) {
+            if !keys.contains(&p.key) && mine((p.key.year, p.key.month)) {
                 remove_partition(&root, &p.dir)
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
             }

@@ -3,6 +3,7 @@
 pub mod inventory;
 pub mod manifest;
 pub mod partition;
+pub mod shard;
 pub mod writer;
 
 pub use partition::{decode_value, encode_value, PartitionKey};

@@ -13,3 +13,4 @@ mod hostile;
 mod legacy;
 mod monthwise;
 mod report;
+mod shards;
