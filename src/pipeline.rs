@@ -7,7 +7,6 @@
 //! This is the only module that knows rayon.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
@@ -19,12 +18,12 @@ use crate::columnar::schema::{
 use crate::columnar::{captures_batch, dns_batch, flows_batch, names_batch};
 use crate::extract::{extract_capture, CaptureRow, ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
-use crate::store::{clean_stale_staging, PartitionKey, PartitionWriter, StoreError};
+use crate::store::{clean_stale_staging, Location, PartitionKey, PartitionWriter, StoreError};
 
 /// How to run an extraction.
 #[derive(Debug, Clone)]
 pub struct ExtractConfig {
-    pub dataset: PathBuf,
+    pub dataset: Location,
     /// Worker threads (≥ 1).
     pub threads: usize,
     pub limits: ExtractLimits,
@@ -114,11 +113,18 @@ pub fn run_extract(
         .thread_name(|i| format!("iotdest-extract-{i}"))
         .build()
         .map_err(|e| PipelineError::Threads(e.to_string()))?;
-    std::fs::create_dir_all(&cfg.dataset).map_err(|source| StoreError::Io {
-        path: cfg.dataset.clone(),
-        source,
-    })?;
-    clean_stale_staging(&cfg.dataset);
+    match cfg.dataset.local() {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            clean_stale_staging(dir);
+        }
+        // One clear error before any capture is read when the bucket, endpoint or credentials
+        // are wrong.
+        None => cfg.dataset.check()?,
+    }
     let window = threads * 3;
     let limits = cfg.limits;
     let (tx, rx) = mpsc::channel::<(usize, Done)>();
@@ -241,7 +247,7 @@ impl<'a> Writer<'a> {
                 finished = Some((w, rows));
                 self.report.partitions += 1;
             }
-            let w = PartitionWriter::new(&self.cfg.dataset, key.clone(), &tables())?;
+            let w = PartitionWriter::at(&self.cfg.dataset, key.clone(), &tables())?;
             self.current = Some((key, w, Vec::new()));
         }
         let [dns, names, flows] = done.batches?;

@@ -2,7 +2,7 @@
 //! `iotdest geolocate`: everything that reads rules or a dataset rather than captures.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +19,7 @@ use crate::query::analyze::{analyze, AnalyzeOptions, AnalyzeParams, AnalyzeSumma
 use crate::query::plan::{month_label, sha256_hex};
 use crate::query::session;
 use crate::store::shard::Shard;
+use crate::store::Location;
 
 /// Options shared by commands that classify.
 #[derive(Args, Debug, Clone)]
@@ -154,6 +155,49 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// Parses `key=value`.
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+/// Object-store settings for `s3://` datasets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StorageArgs {
+    /// An object-store setting for s3:// datasets, over the AWS_* variables (repeatable):
+    /// endpoint=http://127.0.0.1:9000, allow_http=true, region=eu-west-1, access_key_id=…
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    pub storage_options: Vec<(String, String)>,
+}
+
+impl StorageArgs {
+    /// A dataset location: a local folder or `s3://bucket/prefix`.
+    pub fn location(&self, spec: &str) -> anyhow::Result<Location> {
+        Ok(Location::parse(spec, &self.storage_options)?)
+    }
+
+    /// An existing dataset (its listing works: bucket, endpoint and credentials are right).
+    pub fn dataset(&self, spec: &str) -> anyhow::Result<Location> {
+        let loc = self.location(spec)?;
+        match loc.local() {
+            Some(p) if !p.is_dir() => bail!(
+                "dataset {} does not exist (run `iotdest extract` first)",
+                p.display()
+            ),
+            Some(_) => {}
+            None => {
+                loc.check()?;
+                if loc.dirs()?.is_empty() {
+                    bail!("dataset {loc} is empty (run `iotdest extract --out {loc}` first)");
+                }
+            }
+        }
+        Ok(loc)
+    }
+}
+
 /// Memory limit of the DataFusion sessions of a command.
 #[derive(Args, Debug, Clone)]
 pub struct MemoryArgs {
@@ -190,11 +234,14 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 Writes DATASET/analysis/{flow_domains,ips,destinations,platforms,hostnames,summary}/
 device=/year=/month=/, month by month: only device-months whose inputs changed since the last
 run (captures, the look-back window's partitions, rules, databases, flags) are recomputed, and
-DATASET/analysis/_months/YYYY-MM.json records what each month was computed from.")]
+DATASET/analysis/_months/YYYY-MM.json records what each month was computed from. DATASET may be
+s3://bucket/prefix (AWS_* variables, --storage-option).")]
 pub struct AnalyzeArgs {
-    /// Dataset written by `extract`.
+    /// Dataset written by `extract` (a folder or s3://bucket/prefix).
     #[arg(long, value_name = "DATASET")]
-    pub dataset: PathBuf,
+    pub dataset: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     #[command(flatten)]
     pub geo: GeoArgs,
     #[command(flatten)]
@@ -233,7 +280,7 @@ pub(super) fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime>
 
 /// What `analyze`, `run` and the drop-ins need to analyse a dataset.
 pub struct AnalysisRequest<'a> {
-    pub dataset: &'a Path,
+    pub dataset: &'a Location,
     pub geo: &'a GeoArgs,
     pub rules: &'a RuleArgs,
     pub lookback: u64,
@@ -267,12 +314,6 @@ impl AnalysisRequest<'_> {
 /// used by `analyze`, `run` and the drop-ins. Device-months that fail are reported and make it
 /// an error once the others are done.
 pub fn run_analysis(r: &AnalysisRequest) -> anyhow::Result<AnalyzeSummary> {
-    if !r.dataset.is_dir() {
-        bail!(
-            "dataset {} does not exist (run `iotdest extract` first)",
-            r.dataset.display()
-        );
-    }
     let opts = r.options()?;
     let geo = Arc::new(r.geo.open()?);
     let devices = Arc::new(r.rules.devices()?);
@@ -311,18 +352,18 @@ pub fn run_analysis(r: &AnalysisRequest) -> anyhow::Result<AnalyzeSummary> {
                         .iter()
                         .any(|f| f.contains(&month_label(**m))))
                     .count(),
-            r.dataset.display()
+            r.dataset
         );
     }
     Ok(summary)
 }
 
 /// One line: months analysed, months up to date, rows, time.
-pub fn summary_line(dataset: &Path, s: &AnalyzeSummary, secs: f64) -> String {
+pub fn summary_line(dataset: &Location, s: &AnalyzeSummary, secs: f64) -> String {
     let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
     let mut line = format!(
         "iotdest: analysis of {}: {} months analysed ({} device-months), {} up to date",
-        dataset.display(),
+        dataset,
         s.months_analysed.len(),
         s.units_analysed.len(),
         s.months_up_to_date
@@ -339,8 +380,9 @@ pub fn summary_line(dataset: &Path, s: &AnalyzeSummary, secs: f64) -> String {
 
 pub fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<Outcome> {
     let start = Instant::now();
+    let dataset = a.storage.dataset(&a.dataset)?;
     let summary = run_analysis(&AnalysisRequest {
-        dataset: &a.dataset,
+        dataset: &dataset,
         geo: &a.geo,
         rules: &a.rules,
         lookback: a.lookback,
@@ -351,7 +393,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<Outcome> {
     })?;
     eprintln!(
         "{}",
-        summary_line(&a.dataset, &summary, start.elapsed().as_secs_f64())
+        summary_line(&dataset, &summary, start.elapsed().as_secs_f64())
     );
     Ok(Outcome::Ok)
 }
@@ -367,8 +409,11 @@ platforms, hostnames, summary. UDFs: registrable_domain, sld, public_suffix, cla
 party_reason, organization, iot_platform, manufacturer, asn, as_org, country_iso, country_name,
 ip_scope.")]
 pub struct SqlArgs {
+    /// A folder or s3://bucket/prefix.
     #[arg(long, value_name = "DATASET")]
-    pub dataset: PathBuf,
+    pub dataset: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// The query (or use -f).
     #[arg(value_name = "QUERY", required_unless_present = "file")]
     pub query: Option<String>,
@@ -400,12 +445,13 @@ pub fn run_sql(a: SqlArgs) -> anyhow::Result<Outcome> {
     };
     let t = threads(None)?;
     let rt = runtime(t)?;
+    let dataset = a.storage.dataset(&a.dataset)?;
     let devices = a.rules.devices()?;
     let geo = a.geo.open()?;
     let batches = rt.block_on(async {
-        let env = session::runtime(a.memory.memory_limit, None)?;
+        let env = session::runtime(a.memory.memory_limit, None, &dataset)?;
         let ctx = session::open(
-            &a.dataset,
+            &dataset,
             &env,
             Arc::new(geo),
             Arc::new(devices),

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::analysis::StorageArgs;
 use super::Outcome;
 use crate::extract::{ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
@@ -22,15 +23,18 @@ use crate::store::PartitionKey;
   iotdest extract --root captures --out dataset --device sonos_speaker --years 2024 2025
   iotdest extract --root captures --out dataset --months 2025-07 --threads 2
   iotdest extract --input-list inputs/plug_longitudinal/2025/Jul_2025.txt --device plug --out dataset
+  AWS_ENDPOINT_URL=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true iotdest extract --root captures --out s3://lab/iot
 
 Extracting a month again replaces that month's partitions (rows are never duplicated).")]
 pub struct ExtractArgs {
     /// Root of the capture tree: <root>/<device>/<experiment>/<file>.
     #[arg(long, value_name = "DIR", required_unless_present = "input_list")]
     pub root: Option<PathBuf>,
-    /// Output dataset folder (created if missing).
+    /// Output dataset: a folder (created if missing) or s3://bucket/prefix.
     #[arg(long, value_name = "DATASET")]
-    pub out: PathBuf,
+    pub out: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Only this device (repeatable). With --input-list: the device the listed files belong to.
     #[arg(long = "device", value_name = "NAME")]
     pub devices: Vec<String>,
@@ -152,7 +156,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let cfg = ExtractConfig {
-        dataset: a.out.clone(),
+        dataset: a.storage.location(&a.out)?,
         threads,
         limits: ExtractLimits::default(),
     };
@@ -167,7 +171,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
         report.files_partial,
         report.files_failed,
         report.partitions,
-        a.out.display(),
+        a.out,
         report.packets,
         report.bytes as f64 / 1e6,
         report.dns_rows,

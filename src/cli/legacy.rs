@@ -12,7 +12,7 @@ use clap::Args;
 
 use super::analysis::{
     parse_duration, run_analysis, runtime, summary_line, AnalysisRequest, GeoArgs, MemoryArgs,
-    RuleArgs,
+    RuleArgs, StorageArgs,
 };
 use super::Outcome;
 use crate::classify::geo::Geo;
@@ -24,9 +24,10 @@ use crate::pipeline::ExtractConfig;
 use crate::query::analyze::pending_months;
 use crate::query::plan::month_label;
 use crate::query::session::{self, PartSource, DEFAULT_MEMORY_LIMIT};
-use crate::store::inventory::{partitions, Partition};
+use crate::store::inventory::{part_files, partitions, Partition};
 use crate::store::manifest::{current_stamp, stored_stamps};
 use crate::store::shard::Shard;
+use crate::store::Location;
 use crate::store::PartitionKey;
 
 fn default_threads() -> usize {
@@ -40,22 +41,19 @@ const LEGACY_TABLES: [&str; 4] = ["hostnames", "destinations", "ips", "platforms
 /// selects, one month at a time (one session per month over that month's analysis partitions,
 /// so memory does not grow with the months). Returns how many device-months were given.
 fn for_each_month(
-    dataset: &Path,
+    dataset: &Location,
     rules: &RuleArgs,
     memory_limit: usize,
     only: &dyn Fn(&PartitionKey) -> bool,
     mut f: impl FnMut(MonthKey, LegacyMonth) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
     let analysis = dataset.join("analysis");
-    if !analysis.join("destinations").is_dir() {
-        bail!(
-            "{} has no analysis yet: run `iotdest analyze --dataset {}` first",
-            dataset.display(),
-            dataset.display()
-        );
+    let destinations = partitions(&analysis.join("destinations"))?;
+    if destinations.is_empty() {
+        bail!("{dataset} has no analysis yet: run `iotdest analyze --dataset {dataset}` first");
     }
     let mut months: BTreeMap<(i32, u32), Vec<Partition>> = BTreeMap::new();
-    for p in partitions(&analysis.join("destinations")) {
+    for p in destinations {
         if only(&p.key) {
             months.entry((p.key.year, p.key.month)).or_default().push(p);
         }
@@ -63,7 +61,7 @@ fn for_each_month(
     let devices = Arc::new(rules.devices()?);
     let threads = default_threads();
     let rt = runtime(threads)?;
-    let env = session::runtime(memory_limit, None)?;
+    let env = session::runtime(memory_limit, None, dataset)?;
     let mut given = 0;
     rt.block_on(async {
         for units in months.values() {
@@ -71,13 +69,12 @@ fn for_each_month(
             for table in LEGACY_TABLES {
                 let mut parts = Vec::new();
                 for u in units {
-                    let dir = u.key.dir(&analysis, table);
-                    if !dir.is_dir() {
+                    let dir = u.key.at(&analysis, table);
+                    if part_files(&dir)?.is_empty() {
                         bail!(
-                            "{} lacks {} (an analysis by an older iotdest): run `iotdest analyze --dataset {}`",
-                            dataset.display(),
-                            dir.strip_prefix(dataset).unwrap_or(&dir).display(),
-                            dataset.display()
+                            "{dataset} lacks analysis/{table}/{} (an analysis by an older \
+                             iotdest): run `iotdest analyze --dataset {dataset}`",
+                            u.key.rel()
                         );
                     }
                     parts.push(PartSource {
@@ -112,7 +109,7 @@ fn relocate(m: &mut LegacyMonth, geo: Option<&Geo>) {
 
 /// Writes the legacy layout of the device-months `only` selects; returns how many were written.
 pub fn export_dataset(
-    dataset: &Path,
+    dataset: &Location,
     out: &Path,
     only: &dyn Fn(&PartitionKey) -> bool,
     rules: &RuleArgs,
@@ -137,9 +134,11 @@ pub fn export_dataset(
   iotdest export-legacy --dataset iotdest-out --out analysis_longitudinal
   iotdest export-legacy --dataset ds --out analysis_longitudinal --device sonos_speaker --geo-db GeoLite2-Country.mmdb")]
 pub struct ExportArgs {
-    /// Dataset with raw and analysis tables.
+    /// Dataset with raw and analysis tables (a folder or s3://bucket/prefix).
     #[arg(long, value_name = "DATASET")]
-    pub dataset: PathBuf,
+    pub dataset: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// The analysis_longitudinal folder to write.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -161,8 +160,9 @@ fn device_filter(devices: &[String]) -> impl Fn(&PartitionKey) -> bool + '_ {
 }
 
 pub fn run_export(a: ExportArgs) -> anyhow::Result<Outcome> {
+    let dataset = a.storage.dataset(&a.dataset)?;
     let n = export_dataset(
-        &a.dataset,
+        &dataset,
         &a.out,
         &device_filter(&a.devices),
         &a.rules,
@@ -212,8 +212,9 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
     std::fs::create_dir_all(&a.output_dir)
         .with_context(|| format!("cannot create {}", a.output_dir.display()))?;
     let scratch = tempfile_dir(&a.output_dir)?;
+    let scratch_dataset = Location::Local(scratch.clone());
     let cfg = ExtractConfig {
-        dataset: scratch.clone(),
+        dataset: scratch_dataset.clone(),
         threads: default_threads(),
         limits: ExtractLimits::default(),
     };
@@ -221,7 +222,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
     let result = (|| {
         let report = report?;
         run_analysis(&AnalysisRequest {
-            dataset: &scratch,
+            dataset: &scratch_dataset,
             geo: &GeoArgs {
                 geo_db: None,
                 asn_db: None,
@@ -235,7 +236,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
         })?;
         let mut per_device: BTreeMap<String, LegacyMonth> = BTreeMap::new();
         for_each_month(
-            &scratch,
+            &scratch_dataset,
             &a.rules,
             DEFAULT_MEMORY_LIMIT,
             &|_| true,
@@ -544,10 +545,13 @@ pub struct RunArgs {
     /// Only these years.
     #[arg(long, value_name = "YYYY", num_args = 1..)]
     pub years: Vec<i32>,
-    /// Dataset folder.
+    /// Dataset: a folder or s3://bucket/prefix.
     #[arg(long, value_name = "DATASET", default_value = "iotdest-out")]
-    pub out: PathBuf,
-    /// Legacy layout folder (default <out>/analysis_longitudinal).
+    pub out: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Legacy layout folder (default <out>/analysis_longitudinal; ./analysis_longitudinal when
+    /// the dataset is on an object store).
     #[arg(long, value_name = "DIR")]
     pub legacy_out: Option<PathBuf>,
     /// Experiment folder under each device.
@@ -603,6 +607,8 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         experiment: a.experiment.clone(),
         ..Default::default()
     };
+    let out = a.storage.location(&a.out)?;
+    out.check()?;
     let found = discover_root(&root, &opts)?;
     for s in &found.skipped {
         eprintln!("iotdest: skipped {}: {}", s.path.display(), s.reason);
@@ -625,7 +631,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     let mine = |k: &PartitionKey| a.shard.is_none_or(|s| s.owns_device_month(k));
     let extracted = |key: &PartitionKey, files: &[CaptureFile]| {
         let now: Option<BTreeSet<_>> = files.iter().map(|f| current_stamp(&f.path)).collect();
-        now.is_some() && now == stored_stamps(&a.out, key)
+        now.is_some() && now == stored_stamps(&out, key)
     };
     let mut todo = Vec::new();
     let mut skipped_months = 0;
@@ -641,13 +647,14 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::SomeFilesFailed
     };
-    let legacy_out = a
-        .legacy_out
-        .clone()
-        .unwrap_or_else(|| a.out.join("analysis_longitudinal"));
+    let legacy_out = a.legacy_out.clone().unwrap_or_else(|| {
+        out.local()
+            .unwrap_or(Path::new("."))
+            .join("analysis_longitudinal")
+    });
     if !todo.is_empty() {
         let cfg = ExtractConfig {
-            dataset: a.out.clone(),
+            dataset: out.clone(),
             threads,
             limits: ExtractLimits::default(),
         };
@@ -678,7 +685,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     }
     let analysis_start = Instant::now();
     let request = AnalysisRequest {
-        dataset: &a.out,
+        dataset: &out,
         geo: &a.geo,
         rules: &a.rules,
         lookback: 86_400,
@@ -689,13 +696,13 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     };
     let analysis = run_analysis(&request)?;
     let changed: BTreeSet<&PartitionKey> = analysis.units_analysed.iter().collect();
-    let report_path = a.out.join("report.html");
+    let report_path = out.join("report.html");
     let writes_report = a.shard.is_none_or(|s| s.index == 0);
     let legacy_present = legacy_out.is_dir();
     if todo.is_empty()
         && changed.is_empty()
         && legacy_present
-        && (report_path.is_file() || !writes_report)
+        && (!writes_report || report_path.exists()?)
     {
         eprintln!(
             "iotdest: nothing changed ({} device-months, {} months up to date) in {:.2} s",
@@ -707,7 +714,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
     }
     eprintln!(
         "{}",
-        summary_line(&a.out, &analysis, analysis_start.elapsed().as_secs_f64())
+        summary_line(&out, &analysis, analysis_start.elapsed().as_secs_f64())
     );
     // The legacy layout of what changed (all of it when the folder is new).
     let wanted = |k: &PartitionKey| {
@@ -720,7 +727,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         0
     } else {
         export_dataset(
-            &a.out,
+            &out,
             &legacy_out,
             &only,
             &a.rules,
@@ -736,7 +743,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
                 "months analysed by the other workers",
                 a.shard_wait,
                 || {
-                    Ok(pending_months(&a.out, &opts)
+                    Ok(pending_months(&out, &opts)?
                         .into_iter()
                         .map(month_label)
                         .collect())
@@ -744,13 +751,13 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             )?;
         }
         super::report::write_report(
-            &a.out,
+            &out,
             &report_path,
             &a.devices,
             &a.rules,
             a.memory.memory_limit,
         )?;
-        format!("report in {}", report_path.display())
+        format!("report in {report_path}")
     } else {
         "worker 0 writes the report".to_string()
     };

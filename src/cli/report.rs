@@ -1,19 +1,18 @@
 //! `iotdest report`: the longitudinal HTML report of a dataset.
 
-use std::path::{Path, PathBuf};
-
-use clap::Args;
-
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::bail;
+use clap::Args;
 
-use super::analysis::{runtime, MemoryArgs, RuleArgs};
+use super::analysis::{runtime, MemoryArgs, RuleArgs, StorageArgs};
 use super::Outcome;
 use crate::classify::geo::Geo;
-use crate::output::pyfmt::write_atomic;
 use crate::output::report;
 use crate::query::session;
+use crate::store::inventory::partitions;
+use crate::store::Location;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
@@ -25,10 +24,12 @@ together and for each device, party share per month by destinations and by bytes
 organizations and countries over time, domains that appeared and disappeared, detected IoT
 platforms with their evidence, and data-quality facts. Needs `iotdest analyze` first.")]
 pub struct ReportArgs {
-    /// Dataset written by `extract` and `analyze`.
+    /// Dataset written by `extract` and `analyze` (a folder or s3://bucket/prefix).
     #[arg(long, value_name = "DATASET")]
-    pub dataset: PathBuf,
-    /// Output file (default DATASET/report.html).
+    pub dataset: String,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Output file (default DATASET/report.html, also on an object store).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Only these devices (repeatable; default: every device).
@@ -42,24 +43,23 @@ pub struct ReportArgs {
 
 /// Writes the report of `dataset` to `out`; returns how many devices it covers.
 pub fn write_report(
-    dataset: &Path,
-    out: &Path,
+    dataset: &Location,
+    out: &Location,
     devices: &[String],
     rules: &RuleArgs,
     memory_limit: usize,
 ) -> anyhow::Result<usize> {
-    if !dataset.join("analysis").join("summary").is_dir() {
+    if partitions(&dataset.join("analysis").join("summary"))?.is_empty() {
         bail!(
-            "{} has no analysis (or one by an older iotdest): run `iotdest analyze --dataset {}` first",
-            dataset.display(),
-            dataset.display()
+            "{dataset} has no analysis (or one by an older iotdest): run `iotdest analyze \
+             --dataset {dataset}` first"
         );
     }
     let devs = Arc::new(rules.devices()?);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = runtime(threads)?;
     let data = rt.block_on(async {
-        let env = session::runtime(memory_limit, None)?;
+        let env = session::runtime(memory_limit, None, dataset)?;
         let ctx = session::open(
             dataset,
             &env,
@@ -70,35 +70,24 @@ pub fn write_report(
             true,
         )
         .await?;
-        report::gather(&ctx, &dataset.display().to_string(), devices).await
+        report::gather(&ctx, &dataset.to_string(), devices).await
     })?;
     for d in devices {
         if !data.devices.contains(d) {
-            eprintln!(
-                "iotdest: report: no data for device {d:?} in {}",
-                dataset.display()
-            );
+            eprintln!("iotdest: report: no data for device {d:?} in {dataset}");
         }
     }
-    write_atomic(out, report::render(&data).as_bytes())?;
+    out.write(report::render(&data).into_bytes().into())?;
     Ok(data.devices.len())
 }
 
 pub fn run_report(a: ReportArgs) -> anyhow::Result<Outcome> {
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| a.dataset.join("report.html"));
-    let n = write_report(
-        &a.dataset,
-        &out,
-        &a.devices,
-        &a.rules,
-        a.memory.memory_limit,
-    )?;
-    eprintln!(
-        "iotdest: report of {n} device(s) written to {}",
-        out.display()
-    );
+    let dataset = a.storage.dataset(&a.dataset)?;
+    let out = match &a.out {
+        Some(p) => Location::Local(p.clone()),
+        None => dataset.join("report.html"),
+    };
+    let n = write_report(&dataset, &out, &a.devices, &a.rules, a.memory.memory_limit)?;
+    eprintln!("iotdest: report of {n} device(s) written to {out}");
     Ok(Outcome::Ok)
 }

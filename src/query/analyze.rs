@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 pub use super::plan::Month;
 use super::plan::{
-    fingerprint, month_inputs, month_label, plan, read_state, sha256_hex, state_dir, state_months,
+    fingerprint, month_inputs, month_label, plan, read_state, sha256_hex, state_file, state_months,
     unit_inputs, MonthPlan, MonthState, Unit, UnitState, STATE_FORMAT,
 };
 use super::session;
@@ -29,12 +29,11 @@ use super::udf::DeviceContexts;
 use super::unit::{month_tables, run_unit, source, Env, MonthTables, Sources};
 use crate::classify::geo::Geo;
 use crate::columnar::schema::TABLE_DNS;
+use crate::store::inventory::part_files;
 use crate::store::inventory::partitions;
 pub use crate::store::shard::Shard;
-use crate::store::writer::staging_root;
-use crate::store::{
-    clean_stale_staging, decode_value, remove_partition, replace_dir, PartitionKey,
-};
+use crate::store::writer::{clean_stale_in, staging_root};
+use crate::store::{decode_value, publish_dir, remove_partition_at, Location, PartitionKey};
 
 /// How to analyse.
 #[derive(Debug, Clone)]
@@ -105,42 +104,38 @@ fn unit_fingerprint(config: &[String], u: &Unit, month_tables: &str) -> (String,
     (fingerprint(config, &inputs), inputs)
 }
 
-fn outputs_exist(analysis: &Path, key: &PartitionKey) -> bool {
+fn outputs_exist(analysis: &Location, key: &PartitionKey) -> bool {
     ANALYSIS_TABLES
         .iter()
-        .all(|t| key.dir(analysis, t).is_dir())
+        .all(|t| part_files(&key.at(analysis, t)).is_ok_and(|f| !f.is_empty()))
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("cannot write {}: {e}", path.display()))
+fn store_error(e: crate::store::StoreError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
 }
 
-fn write_state(analysis: &Path, state: &MonthState) -> Result<()> {
-    let dir = state_dir(analysis);
-    fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-    let path = dir.join(format!("{}.json", state.month));
-    let tmp = dir.join(format!(".{}.json.tmp-{}", state.month, std::process::id()));
+fn write_state(analysis: &Location, state: &MonthState, month: Month) -> Result<()> {
     let text =
         serde_json::to_string_pretty(state).map_err(|e| DataFusionError::External(Box::new(e)))?;
-    fs::write(&tmp, text).map_err(|e| io_error(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
+    state_file(analysis, month)
+        .write(text.into_bytes().into())
+        .map_err(store_error)
 }
 
-fn remove_month_state(analysis: &Path, month: Month) -> Result<()> {
-    let path = state_dir(analysis).join(format!("{}.json", month_label(month)));
-    match fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&path, e)),
-        _ => Ok(()),
-    }
-}
-
-fn remove_unit(analysis: &Path, key: &PartitionKey) -> Result<()> {
+fn remove_unit(analysis: &Location, key: &PartitionKey) -> Result<()> {
     for t in ANALYSIS_TABLES {
-        let root = analysis.join(t);
-        remove_partition(&root, &key.dir(analysis, t))
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        remove_partition_at(&analysis.join(t), &key.at(analysis, t)).map_err(store_error)?;
     }
     Ok(())
+}
+
+/// The local folder analysis results are staged in before they are put in place: inside a local
+/// dataset (same filesystem, so renames), else in the system's temporary folder.
+fn local_staging(dataset: &Location) -> PathBuf {
+    match dataset.local() {
+        Some(p) => staging_root(p),
+        None => std::env::temp_dir().join("iotdest-staging"),
+    }
 }
 
 /// Whether an error (or its cause) is the memory pool refusing an allocation.
@@ -159,8 +154,9 @@ struct Todo {
 /// What the month tasks share.
 struct Shared {
     env: Env,
-    dataset: PathBuf,
-    analysis: PathBuf,
+    analysis: Location,
+    /// Local staging folder.
+    staging: PathBuf,
     config: Vec<String>,
     force: bool,
     threads: u32,
@@ -284,8 +280,9 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
             return out;
         }
     };
-    let stage =
-        staging_root(&shared.dataset).join(format!("{}-analysis-{label}", std::process::id()));
+    let stage = shared
+        .staging
+        .join(format!("{}-analysis-{label}", std::process::id()));
     let _ = fs::remove_dir_all(&stage);
     let tables = Arc::new(tables);
     let mut jobs = JoinSet::new();
@@ -346,9 +343,9 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
         for (u, fp, inputs) in group {
             let swapped = ANALYSIS_TABLES.iter().try_for_each(|t| {
                 let staged = u.key.dir(&stage, t);
-                let fin = u.key.dir(&shared.analysis, t);
+                let fin = u.key.at(&shared.analysis, t);
                 let old = stage.join(format!("{t}.old"));
-                replace_dir(&staged, &fin, &old)
+                publish_dir(&staged, &fin, &old)
             });
             match swapped {
                 Ok(()) => {
@@ -399,7 +396,7 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
         month_tables: tables.hash.clone(),
         units: states,
     };
-    if let Err(e) = write_state(&shared.analysis, &state) {
+    if let Err(e) = write_state(&shared.analysis, &state, month) {
         out.failures.push(format!("month {label}: {e}"));
     }
     let _ = fs::remove_dir_all(&stage);
@@ -408,11 +405,16 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
 }
 
 /// The plan of every month, and the months that need (re)computing.
-fn stale(dataset: &Path, opts: &AnalyzeOptions, config: &[String]) -> (Vec<MonthPlan>, Vec<Todo>) {
+fn stale(
+    dataset: &Location,
+    opts: &AnalyzeOptions,
+    config: &[String],
+) -> Result<(Vec<MonthPlan>, Vec<Todo>)> {
     let analysis = dataset.join("analysis");
     let us = |s: u64| (s as i64).saturating_mul(1_000_000);
     let params = &opts.params;
-    let plans = plan(dataset, us(params.lookback_secs), us(params.skew_secs));
+    let plans =
+        plan(dataset, us(params.lookback_secs), us(params.skew_secs)).map_err(store_error)?;
     let mut todo = Vec::new();
     for p in &plans {
         let state = read_state(&analysis, p.month);
@@ -440,31 +442,32 @@ fn stale(dataset: &Path, opts: &AnalyzeOptions, config: &[String]) -> (Vec<Month
             });
         }
     }
-    (plans, todo)
+    Ok((plans, todo))
 }
 
 /// Months of `dataset` (all shards) whose analysis is missing or out of date for `opts`, without
 /// analysing anything: what a worker waits on before it writes a report of the whole dataset.
-pub fn pending_months(dataset: &Path, opts: &AnalyzeOptions) -> Vec<Month> {
-    let (_, todo) = stale(dataset, opts, &config_lines(opts));
-    todo.iter().map(|t| t.plan.month).collect()
+pub fn pending_months(dataset: &Location, opts: &AnalyzeOptions) -> Result<Vec<Month>> {
+    let (_, todo) = stale(dataset, opts, &config_lines(opts))?;
+    Ok(todo.iter().map(|t| t.plan.month).collect())
 }
 
 /// Analyses the months of `dataset` that need it and removes the analysis of months that are
 /// gone. Failures of single device-months are reported in the summary; the rest goes on.
 pub async fn analyze(
-    dataset: &Path,
+    dataset: &Location,
     geo: Arc<Geo>,
     devices: Arc<dyn DeviceContexts>,
     opts: &AnalyzeOptions,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<AnalyzeSummary> {
     let analysis = dataset.join("analysis");
-    clean_stale_staging(dataset);
+    let staging = local_staging(dataset);
+    clean_stale_in(&staging);
     let params = &opts.params;
     let config = config_lines(opts);
     let mine = |m: Month| opts.shard.is_none_or(|s| s.owns_month(m));
-    let (plans, todo) = stale(dataset, opts, &config);
+    let (plans, todo) = stale(dataset, opts, &config)?;
     let todo: Vec<Todo> = todo.into_iter().filter(|t| mine(t.plan.month)).collect();
     let mut summary = AnalyzeSummary {
         months: plans.iter().filter(|p| mine(p.month)).count(),
@@ -477,16 +480,15 @@ pub async fn analyze(
     });
     // Months whose raw partitions are gone.
     let planned: BTreeSet<Month> = plans.iter().map(|p| p.month).collect();
-    for month in state_months(&analysis) {
+    for month in state_months(&analysis).map_err(store_error)? {
         if !planned.contains(&month) && mine(month) {
             summary.months_removed.push(month);
-            remove_month_state(&analysis, month)?;
+            state_file(&analysis, month).delete().map_err(store_error)?;
         }
     }
     if !todo.is_empty() {
-        let staging = staging_root(dataset);
         let spill = staging.join(format!("{}-spill", std::process::id()));
-        let runtime = session::runtime(opts.memory_limit, Some(spill.clone()))?;
+        let runtime = session::runtime(opts.memory_limit, Some(spill.clone()), dataset)?;
         let threads = opts.threads.max(1);
         let shared = Arc::new(Shared {
             env: Env {
@@ -496,8 +498,8 @@ pub async fn analyze(
                 params: params.clone(),
                 target_partitions: 1,
             },
-            dataset: dataset.to_path_buf(),
             analysis: analysis.clone(),
+            staging: staging.clone(),
             config,
             force: opts.force,
             threads: threads as u32,
@@ -539,17 +541,20 @@ pub async fn analyze(
 
 /// Removes analysis partitions of device-months the raw layer no longer has (or never had: an
 /// analysis written by an older version that replaced the whole tables).
-fn remove_strays(analysis: &Path, plans: &[MonthPlan], mine: &dyn Fn(Month) -> bool) -> Result<()> {
+fn remove_strays(
+    analysis: &Location,
+    plans: &[MonthPlan],
+    mine: &dyn Fn(Month) -> bool,
+) -> Result<()> {
     let keys: BTreeSet<&PartitionKey> = plans
         .iter()
         .flat_map(|p| p.units.iter().map(|u| &u.key))
         .collect();
     for t in ANALYSIS_TABLES {
         let root = analysis.join(t);
-        for p in partitions(&root) {
+        for p in partitions(&root).map_err(store_error)? {
             if !keys.contains(&p.key) && mine((p.key.year, p.key.month)) {
-                remove_partition(&root, &p.dir)
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                remove_partition_at(&root, &p.dir).map_err(store_error)?;
             }
         }
     }
@@ -559,14 +564,14 @@ fn remove_strays(analysis: &Path, plans: &[MonthPlan], mine: &dyn Fn(Month) -> b
 /// The whole dataset analysed as one unit (every device and month in one pass of the same SQL),
 /// written under `out/<table>/`: the reference the month-wise analysis must equal, row for row.
 pub async fn analyze_whole(
-    dataset: &Path,
-    out: &Path,
+    dataset: &Location,
+    out: &std::path::Path,
     geo: Arc<Geo>,
     devices: Arc<dyn DeviceContexts>,
     params: &AnalyzeParams,
     memory_limit: usize,
 ) -> Result<super::unit::RowCounts> {
-    let plans = plan(dataset, i64::MAX, i64::MAX);
+    let plans = plan(dataset, i64::MAX, i64::MAX).map_err(store_error)?;
     let mut sources = Sources::default();
     let mut keys = BTreeSet::new();
     for u in plans.iter().flat_map(|p| p.units.iter()) {
@@ -577,7 +582,7 @@ pub async fn analyze_whole(
     }
     sources.dns_window = sources.raw.get(TABLE_DNS).cloned().unwrap_or_default();
     let env = Env {
-        runtime: session::runtime(memory_limit, None)?,
+        runtime: session::runtime(memory_limit, None, dataset)?,
         geo,
         devices,
         params: params.clone(),

@@ -6,7 +6,6 @@
 //! DataFusion 55 treats such literals as constants of the union and, after merging its
 //! partitions, skips sorts the data still needs.)
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
@@ -21,18 +20,19 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
-use datafusion::object_store::path::Path as StorePath;
 use datafusion::object_store::ObjectMeta;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::scalar::ScalarValue;
 
 use super::session::PARTITION_COLS;
+use crate::store::inventory::part_files;
+use crate::store::{Location, StoreError};
 
 /// One file and the partition values of its rows (device, year, month).
 #[derive(Debug, Clone)]
 pub struct PartFileRef {
-    pub path: PathBuf,
+    pub location: Location,
     pub size: u64,
     pub values: [String; 3],
 }
@@ -43,6 +43,8 @@ pub struct PartsTable {
     file_schema: SchemaRef,
     schema: SchemaRef,
     files: Vec<PartFileRef>,
+    /// The store all files are in (`file:///` or `s3://bucket`).
+    store: ObjectStoreUrl,
 }
 
 fn partition_fields() -> Vec<FieldRef> {
@@ -53,23 +55,29 @@ fn partition_fields() -> Vec<FieldRef> {
 }
 
 impl PartsTable {
-    /// A table of `files` whose columns are `file_schema` plus device, year and month.
-    pub fn new(file_schema: SchemaRef, files: Vec<PartFileRef>) -> Self {
+    /// A table of `files` (all in one store) whose columns are `file_schema` plus device, year
+    /// and month.
+    pub fn new(file_schema: SchemaRef, files: Vec<PartFileRef>) -> Result<Self> {
         let mut fields: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
         fields.extend(partition_fields());
-        PartsTable {
+        let store = match files.first().and_then(|f| f.location.store()) {
+            Some((url, _)) => ObjectStoreUrl::parse(url.as_str())?,
+            None => ObjectStoreUrl::local_filesystem(),
+        };
+        Ok(PartsTable {
             file_schema,
             schema: Arc::new(Schema::new(fields)),
             files,
-        }
+            store,
+        })
     }
 }
 
 fn partitioned_file(f: &PartFileRef) -> Result<PartitionedFile> {
-    let absolute = std::path::absolute(&f.path)
-        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())))?;
-    let location = StorePath::from_absolute_path(&absolute)
-        .map_err(|e| DataFusionError::Execution(format!("{}: {e}", f.path.display())))?;
+    let location = f
+        .location
+        .store_path()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
     let meta = ObjectMeta {
         location,
         last_modified: Default::default(),
@@ -126,7 +134,7 @@ impl TableProvider for PartsTable {
             .with_table_partition_cols(partition_fields())
             .build();
         let source = format.file_source(table_schema);
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
@@ -136,13 +144,16 @@ impl TableProvider for PartsTable {
 }
 
 /// The Parquet files of a partition folder (sorted by name), each with `values`.
-pub fn files_of(dir: &Path, values: [String; 3]) -> Vec<PartFileRef> {
-    crate::store::inventory::part_files(dir)
+pub fn files_of(
+    dir: &Location,
+    values: [String; 3],
+) -> std::result::Result<Vec<PartFileRef>, StoreError> {
+    Ok(part_files(dir)?
         .into_iter()
         .map(|f| PartFileRef {
-            path: dir.join(&f.name),
+            location: dir.join(&f.name),
             size: f.size,
             values: values.clone(),
         })
-        .collect()
+        .collect())
 }

@@ -11,14 +11,13 @@
 //! start within `[lo, hi]`, so only answers within `[lo - lookback, hi + skew]` can name them.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::columnar::schema::{RAW_TABLES, TABLE_DNS, TABLE_FLOWS};
 use crate::store::inventory::{partitions, time_span, Partition, Span};
-use crate::store::PartitionKey;
+use crate::store::{Location, PartitionKey, StoreError};
 
 /// A (year, month).
 pub type Month = (i32, u32);
@@ -64,11 +63,15 @@ pub fn month_label((y, m): Month) -> String {
 
 /// Lists the raw partitions of `dataset` and plans every month, with look-back windows of
 /// `lookback_us` back and `skew_us` ahead of each unit's flows.
-pub fn plan(dataset: &Path, lookback_us: i64, skew_us: i64) -> Vec<MonthPlan> {
+pub fn plan(
+    dataset: &Location,
+    lookback_us: i64,
+    skew_us: i64,
+) -> Result<Vec<MonthPlan>, StoreError> {
     // (year, month, device value) → table → partition.
     let mut units: BTreeMap<(Month, String), BTreeMap<&'static str, Partition>> = BTreeMap::new();
     for table in RAW_TABLES {
-        for p in partitions(&dataset.join(table)) {
+        for p in partitions(&dataset.join(table))? {
             units
                 .entry(((p.key.year, p.key.month), p.device_value.clone()))
                 .or_default()
@@ -122,10 +125,10 @@ pub fn plan(dataset: &Path, lookback_us: i64, skew_us: i64) -> Vec<MonthPlan> {
             window,
         });
     }
-    months
+    Ok(months
         .into_iter()
         .map(|(month, units)| MonthPlan { month, units })
-        .collect()
+        .collect())
 }
 
 /// Accumulates lines into a SHA-256 fingerprint (hex).
@@ -161,7 +164,8 @@ fn partition_lines(table: &str, p: &Partition, out: &mut Vec<String>) {
         p.device_value, p.key.year, p.key.month
     );
     for f in &p.files {
-        out.push(format!("{rel}/{} {} {}", f.name, f.size, f.mtime_us));
+        let etag = f.etag.as_deref().map_or(String::new(), |e| format!(" {e}"));
+        out.push(format!("{rel}/{} {} {}{etag}", f.name, f.size, f.mtime_us));
     }
 }
 
@@ -231,33 +235,34 @@ pub struct MonthState {
 pub const STATE_FORMAT: u32 = 1;
 
 /// Folder of the month states.
-pub fn state_dir(analysis: &Path) -> std::path::PathBuf {
+pub fn state_dir(analysis: &Location) -> Location {
     analysis.join("_months")
 }
 
+/// Where a month's state lives.
+pub fn state_file(analysis: &Location, month: Month) -> Location {
+    state_dir(analysis).join(format!("{}.json", month_label(month)))
+}
+
 /// Reads a month's state (None when absent, unreadable or of another format).
-pub fn read_state(analysis: &Path, month: Month) -> Option<MonthState> {
-    let path = state_dir(analysis).join(format!("{}.json", month_label(month)));
-    let text = std::fs::read_to_string(path).ok()?;
-    let s: MonthState = serde_json::from_str(&text).ok()?;
+pub fn read_state(analysis: &Location, month: Month) -> Option<MonthState> {
+    let bytes = state_file(analysis, month).read().ok()??;
+    let s: MonthState = serde_json::from_slice(&bytes).ok()?;
     (s.format == STATE_FORMAT).then_some(s)
 }
 
 /// Months that have a state file.
-pub fn state_months(analysis: &Path) -> Vec<Month> {
-    let Ok(entries) = std::fs::read_dir(state_dir(analysis)) else {
-        return Vec::new();
-    };
-    let mut out: Vec<Month> = entries
-        .flatten()
+pub fn state_months(analysis: &Location) -> Result<Vec<Month>, StoreError> {
+    let mut out: Vec<Month> = state_dir(analysis)
+        .files()?
+        .into_iter()
         .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            let (y, m) = name.strip_suffix(".json")?.split_once('-')?;
+            let (y, m) = e.name.strip_suffix(".json")?.split_once('-')?;
             Some((y.parse().ok()?, m.parse().ok()?))
         })
         .collect();
     out.sort();
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -273,11 +278,12 @@ mod tests {
                 month,
             },
             device_value: device.into(),
-            dir: format!("/x/{device}/{month}").into(),
+            dir: Location::Local(format!("/x/{device}/{month}").into()),
             files: vec![PartFile {
                 name: "part-0.parquet".into(),
                 size: 10,
                 mtime_us: 5,
+                etag: None,
             }],
         }
     }

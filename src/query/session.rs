@@ -4,7 +4,7 @@
 //! with its memory limit and spill folder.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -25,6 +25,8 @@ use datafusion::scalar::ScalarValue;
 use crate::classify::geo::Geo;
 use crate::columnar::schema::{schema_of, RAW_TABLES};
 use crate::query::udf::{register_all, DeviceContexts};
+use crate::store::inventory::part_files;
+use crate::store::{Location, StoreError};
 
 /// Partition columns of every table, in path order.
 pub const PARTITION_COLS: [&str; 3] = ["device", "year", "month"];
@@ -47,36 +49,29 @@ pub fn with_partition_fields(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The first Parquet file under `dir` in path order.
-fn first_parquet(dir: &Path) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
-        })
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            if let Some(f) = first_parquet(&p) {
-                return Some(f);
-            }
-        } else if p.extension().is_some_and(|x| x == "parquet") {
-            return Some(p);
+/// The first Parquet file under `dir` in path order, with its size.
+fn first_parquet(dir: &Location) -> std::result::Result<Option<(Location, u64)>, StoreError> {
+    if let Some(f) = part_files(dir)?.into_iter().next() {
+        return Ok(Some((dir.join(&f.name), f.size)));
+    }
+    for (name, sub) in dir.dirs()? {
+        if name.starts_with('_') {
+            continue;
+        }
+        if let Some(found) = first_parquet(&sub)? {
+            return Ok(Some(found));
         }
     }
-    None
+    Ok(None)
+}
+
+fn store_err(e: StoreError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
 }
 
 /// The Arrow schema stored in a Parquet file's footer.
-fn file_schema_of(path: &Path) -> Result<SchemaRef> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| DataFusionError::Execution(format!("cannot read {}: {e}", path.display())))?;
-    let meta = parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&file)?;
+fn file_schema_of(file: &Location, size: u64) -> Result<SchemaRef> {
+    let meta = file.parquet_metadata(size).map_err(store_err)?;
     let fm = meta.file_metadata();
     Ok(Arc::new(parquet::arrow::parquet_to_arrow_schema(
         fm.schema_descr(),
@@ -90,21 +85,17 @@ fn file_schema_of(path: &Path) -> Result<SchemaRef> {
 pub async fn register_table(
     ctx: &SessionContext,
     name: &str,
-    dir: &Path,
+    dir: &Location,
     empty_schema: Option<SchemaRef>,
 ) -> Result<()> {
-    if let Some(first) = first_parquet(dir) {
+    if let Some((first, size)) = first_parquet(dir).map_err(store_err)? {
         let opts = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(partition_cols());
-        let url = format!(
-            "{}/",
-            dir.canonicalize()
-                .unwrap_or_else(|_| dir.to_path_buf())
-                .display()
-        );
-        let schema = Arc::new(transform_schema_to_view(file_schema_of(&first)?.as_ref()));
-        ctx.register_listing_table(name, url, opts, Some(schema), None)
+        let schema = Arc::new(transform_schema_to_view(
+            file_schema_of(&first, size)?.as_ref(),
+        ));
+        ctx.register_listing_table(name, dir.url(), opts, Some(schema), None)
             .await
     } else if let Some(schema) = empty_schema {
         let schema = with_partition_fields(&Arc::new(transform_schema_to_view(&schema)));
@@ -120,9 +111,13 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
 
 /// The runtime every session of one command shares: a memory pool of `memory_limit` bytes
 /// (operators that can spill — sorts, aggregations — share it fairly and spill when it is full;
-/// the others fail with a resources-exhausted error) and a spill folder (`spill_dir`, else the
-/// system's temporary folder, `TMPDIR`).
-pub fn runtime(memory_limit: usize, spill_dir: Option<PathBuf>) -> Result<Arc<RuntimeEnv>> {
+/// the others fail with a resources-exhausted error), a spill folder (`spill_dir`, else the
+/// system's temporary folder, `TMPDIR`) and the object store of `dataset`, if it is on one.
+pub fn runtime(
+    memory_limit: usize,
+    spill_dir: Option<PathBuf>,
+    dataset: &Location,
+) -> Result<Arc<RuntimeEnv>> {
     let pool = TrackConsumersPool::new(
         FairSpillPool::new(memory_limit),
         NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
@@ -139,10 +134,14 @@ pub fn runtime(memory_limit: usize, spill_dir: Option<PathBuf>) -> Result<Arc<Ru
         }
         None => DiskManagerMode::OsTmpDirectory,
     };
-    RuntimeEnvBuilder::new()
+    let env = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(pool))
         .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(mode))
-        .build_arc()
+        .build_arc()?;
+    if let Some((url, store)) = dataset.store() {
+        env.register_object_store(&url, store);
+    }
+    Ok(env)
 }
 
 /// A session on `runtime` with the project's UDFs.
@@ -163,7 +162,7 @@ pub fn context(
 /// One partition folder to read, with the partition values its rows get.
 #[derive(Debug, Clone)]
 pub struct PartSource {
-    pub dir: PathBuf,
+    pub dir: Location,
     /// The device name (decoded, as hive partitioning gives it in the `device` column).
     pub device: String,
     pub year: i32,
@@ -191,25 +190,21 @@ pub async fn register_parts(
     parts: &[PartSource],
     window: Option<(&str, i64, i64)>,
 ) -> Result<()> {
-    let files: Vec<PartFileRef> = parts
-        .iter()
-        .flat_map(|p| {
-            files_of(
-                &p.dir,
-                [
-                    p.device.clone(),
-                    format!("{:04}", p.year),
-                    format!("{:02}", p.month),
-                ],
-            )
-        })
-        .collect();
+    let mut files: Vec<PartFileRef> = Vec::new();
+    for p in parts {
+        let values = [
+            p.device.clone(),
+            format!("{:04}", p.year),
+            format!("{:02}", p.month),
+        ];
+        files.extend(files_of(&p.dir, values).map_err(store_err)?);
+    }
     let schema = match (file_schema, files.first()) {
         (Some(s), _) => Arc::new(transform_schema_to_view(s)),
-        (None, Some(f)) => file_schema_of(&f.path)?,
+        (None, Some(f)) => file_schema_of(&f.location, f.size)?,
         (None, None) => return Ok(()),
     };
-    let table = PartsTable::new(schema, files);
+    let table = PartsTable::new(schema, files)?;
     match window {
         None => {
             ctx.register_table(name, Arc::new(table))?;
@@ -229,7 +224,7 @@ pub async fn register_parts(
 /// A session with the UDFs and the tables of `dataset`: the raw ones (with `raw`) and the
 /// analysis tables that exist (with `analysis`).
 pub async fn open(
-    dataset: &Path,
+    dataset: &Location,
     runtime: &Arc<RuntimeEnv>,
     geo: Arc<Geo>,
     devices: Arc<dyn DeviceContexts>,

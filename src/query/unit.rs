@@ -83,7 +83,7 @@ impl Sources {
                 s.raw.entry(*t).or_default().push(source(p));
             }
             for (p, from, to) in &u.window {
-                if window_dirs.insert(p.dir.clone()) {
+                if window_dirs.insert(p.dir.to_string()) {
                     s.dns_window.push(source(p));
                 }
                 s.window = Some(match s.window {
@@ -291,7 +291,7 @@ pub async fn run_unit(
         let parts: Vec<PartSource> = keys
             .iter()
             .map(|k| PartSource {
-                dir: k.dir(stage, step.table),
+                dir: crate::store::Location::Local(k.dir(stage, step.table)),
                 device: k.device.clone(),
                 year: k.year,
                 month: k.month,

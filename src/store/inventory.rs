@@ -5,104 +5,68 @@
 //! The month-wise analysis plans from this: which months exist, what each was computed from,
 //! and which neighbouring partitions hold answers inside a month's DNS look-back.
 
-use std::fs::{self, File};
-use std::path::{Path, PathBuf};
-
-use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::statistics::Statistics;
 
+use super::location::{Entry, Location};
 use super::partition::{decode_value, PartitionKey};
+use super::writer::StoreError;
 
-/// One Parquet part file as found on disk.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PartFile {
-    pub name: String,
-    pub size: u64,
-    /// Modification time, microseconds since the epoch (0 when the filesystem has none).
-    pub mtime_us: i64,
-}
+/// One Parquet part file (or object) as found.
+pub type PartFile = Entry;
 
 /// One partition folder of a table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Partition {
     pub key: PartitionKey,
     /// The device value as it is spelled in the path (percent-encoded), which is also what
     /// DataFusion's hive partitioning puts in the `device` column.
     pub device_value: String,
-    pub dir: PathBuf,
+    pub dir: Location,
     /// Part files, sorted by name.
     pub files: Vec<PartFile>,
 }
 
 impl Partition {
-    pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
-        self.files.iter().map(|f| self.dir.join(&f.name))
+    /// Each part file's location and size.
+    pub fn parts(&self) -> impl Iterator<Item = (Location, u64)> + '_ {
+        self.files.iter().map(|f| (self.dir.join(&f.name), f.size))
     }
 }
 
-fn subdirs(dir: &Path, prefix: &str) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, PathBuf)> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            let value = name.strip_prefix(prefix)?.to_string();
-            Some((value, e.path()))
-        })
-        .collect();
-    out.sort();
-    out
+fn subdirs(dir: &Location, prefix: &str) -> Result<Vec<(String, Location)>, StoreError> {
+    Ok(dir
+        .dirs()?
+        .into_iter()
+        .filter_map(|(name, loc)| Some((name.strip_prefix(prefix)?.to_string(), loc)))
+        .collect())
 }
 
 /// The Parquet part files of a folder (hidden files left out), sorted by name.
-pub fn part_files(dir: &Path) -> Vec<PartFile> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PartFile> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            if name.starts_with('.') || !name.ends_with(".parquet") {
-                return None;
-            }
-            let meta = e.metadata().ok().filter(|m| m.is_file())?;
-            let mtime_us = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_micros() as i64);
-            Some(PartFile {
-                name,
-                size: meta.len(),
-                mtime_us,
-            })
-        })
-        .collect();
-    out.sort();
-    out
+pub fn part_files(dir: &Location) -> Result<Vec<PartFile>, StoreError> {
+    Ok(dir
+        .files()?
+        .into_iter()
+        .filter(|f| f.name.ends_with(".parquet"))
+        .collect())
 }
 
 /// Every `device=/year=/month=` folder under `table_dir` that holds at least one part file,
 /// sorted by key. Folders whose names are not such keys are ignored.
-pub fn partitions(table_dir: &Path) -> Vec<Partition> {
+pub fn partitions(table_dir: &Location) -> Result<Vec<Partition>, StoreError> {
     let mut out = Vec::new();
-    for (device_value, ddir) in subdirs(table_dir, "device=") {
-        for (year, ydir) in subdirs(&ddir, "year=") {
+    for (device_value, ddir) in subdirs(table_dir, "device=")? {
+        for (year, ydir) in subdirs(&ddir, "year=")? {
             let Ok(year) = year.parse::<i32>() else {
                 continue;
             };
-            for (month, mdir) in subdirs(&ydir, "month=") {
+            for (month, mdir) in subdirs(&ydir, "month=")? {
                 let Ok(month) = month.parse::<u32>() else {
                     continue;
                 };
                 if !(1..=12).contains(&month) {
                     continue;
                 }
-                let files = part_files(&mdir);
+                let files = part_files(&mdir)?;
                 if files.is_empty() {
                     continue;
                 }
@@ -120,7 +84,7 @@ pub fn partitions(table_dir: &Path) -> Vec<Partition> {
         }
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));
-    out
+    Ok(out)
 }
 
 /// The span of a timestamp column over some part files.
@@ -153,11 +117,8 @@ impl Span {
     }
 }
 
-fn file_span(path: &Path, column: &str) -> Span {
-    let Ok(file) = File::open(path) else {
-        return Span::Unknown;
-    };
-    let Ok(meta) = ParquetMetaDataReader::new().parse_and_finish(&file) else {
+fn file_span(part: &Location, size: u64, column: &str) -> Span {
+    let Ok(meta) = part.parquet_metadata(size) else {
         return Span::Unknown;
     };
     let schema = meta.file_metadata().schema_descr();
@@ -183,9 +144,9 @@ fn file_span(path: &Path, column: &str) -> Span {
 
 /// The span of the INT64-backed timestamp `column` over a partition's part files.
 pub fn time_span(partition: &Partition, column: &str) -> Span {
-    partition
-        .paths()
-        .fold(Span::Empty, |acc, p| acc.add(file_span(&p, column)))
+    partition.parts().fold(Span::Empty, |acc, (p, size)| {
+        acc.add(file_span(&p, size, column))
+    })
 }
 
 #[cfg(test)]
@@ -205,6 +166,7 @@ mod tests {
 
     #[test]
     fn partitions_are_listed_by_key_and_malformed_folders_ignored() {
+        use std::fs;
         let tmp = std::env::temp_dir().join(format!("iotdest-inv-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         for rel in [
@@ -222,7 +184,7 @@ mod tests {
             }
             fs::write(d.join(".part-1.parquet"), b"hidden").unwrap();
         }
-        let parts = partitions(&tmp);
+        let parts = partitions(&Location::Local(tmp.clone())).unwrap();
         let keys: Vec<(String, i32, u32, usize)> = parts
             .iter()
             .map(|p| (p.key.device.clone(), p.key.year, p.key.month, p.files.len()))

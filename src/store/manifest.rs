@@ -2,7 +2,6 @@
 //! extracted from, so a later run can skip months whose captures have not changed.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{Array, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -10,6 +9,8 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::inventory::part_files;
+use super::location::Location;
 use super::partition::PartitionKey;
 use crate::columnar::schema::TABLE_CAPTURES;
 
@@ -22,17 +23,14 @@ pub struct FileStamp {
 }
 
 /// The file stamps of a stored month, or None when the month is absent or unreadable.
-pub fn stored_stamps(dataset: &Path, key: &PartitionKey) -> Option<BTreeSet<FileStamp>> {
-    let dir = key.dir(dataset, TABLE_CAPTURES);
+pub fn stored_stamps(dataset: &Location, key: &PartitionKey) -> Option<BTreeSet<FileStamp>> {
+    let dir = key.at(dataset, TABLE_CAPTURES);
     let mut out = BTreeSet::new();
     let mut any = false;
-    for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-        let p = entry.path();
-        if p.extension().is_none_or(|e| e != "parquet") {
-            continue;
-        }
+    for part in part_files(&dir).ok()? {
         any = true;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&p).ok()?)
+        let bytes = dir.join(&part.name).read().ok()??;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .ok()?
             .build()
             .ok()?;

@@ -58,6 +58,21 @@ impl PartitionKey {
             .join(format!("month={:02}", self.month))
     }
 
+    /// `device=<d>/year=<YYYY>/month=<MM>`, `/`-separated (for object keys and URLs).
+    pub fn rel(&self) -> String {
+        format!(
+            "device={}/year={:04}/month={:02}",
+            encode_value(&self.device),
+            self.year,
+            self.month
+        )
+    }
+
+    /// This partition of `table` at a dataset location.
+    pub fn at(&self, dataset: &super::Location, table: &str) -> super::Location {
+        dataset.join(table).join(self.rel())
+    }
+
     /// Folder of this partition of `table` under `dataset`.
     pub fn dir(&self, dataset: &Path, table: &str) -> PathBuf {
         dataset.join(table).join(self.rel_dir())

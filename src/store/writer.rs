@@ -1,20 +1,30 @@
 //! Partitioned Parquet writer with all-or-nothing replacement of a device-month.
 //!
-//! Every table of a partition is first written under `<dataset>/.staging/<run>/`, then each
-//! table's month folder is swapped in with renames: extracting a month again replaces it, never
-//! duplicates it, and an interrupted run leaves either the old month or the new one.
+//! Local datasets: every table of a partition is first written under `<dataset>/.staging/<run>/`,
+//! then each table's month folder is swapped in with renames: extracting a month again replaces
+//! it, never duplicates it, and an interrupted run leaves either the old month or the new one.
+//!
+//! Object stores have no rename. There every part is streamed up with parquet's async writer
+//! (multipart uploads of ~10 MiB, never a whole table in memory) under a new name
+//! (`part-<run>-<n>.parquet`) in the month's final prefix; once every table of the month is
+//! complete, the month's older objects are deleted. A reader never sees a half-written object
+//! (a multipart upload appears whole when it completes); one that lists the month during the few
+//! requests between the last upload and the last delete may see the old and the new parts
+//! together. An interrupted run leaves the old parts (and at most some of the new ones, which the
+//! next run of that month deletes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, AsyncArrowWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::location::{block, Location};
 use super::partition::PartitionKey;
 
 /// Rows per Parquet row group.
@@ -35,6 +45,8 @@ pub enum StoreError {
         path: PathBuf,
         source: parquet::errors::ParquetError,
     },
+    #[error("{location}: {message}")]
+    Object { location: String, message: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -53,18 +65,29 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Where a part goes.
+enum Sink {
+    Local(ArrowWriter<BufWriter<File>>),
+    Remote(AsyncArrowWriter<object_store::buffered::BufWriter>),
+}
+
 struct TableOut {
     schema: SchemaRef,
-    writer: Option<ArrowWriter<BufWriter<File>>>,
+    writer: Option<Sink>,
     part: usize,
     rows_in_part: usize,
     rows: u64,
+    /// Parts written (object names, on an object store).
+    parts: Vec<String>,
 }
 
-/// Writes one partition (all tables) into staging, then commits it.
+/// Writes one partition (all tables) into staging (or under new names), then commits it.
 pub struct PartitionWriter {
-    dataset: PathBuf,
-    staging: PathBuf,
+    dataset: Location,
+    /// Local staging folder (local datasets only).
+    staging: Option<PathBuf>,
+    /// Unique name of this writer's parts on an object store.
+    run: String,
     key: PartitionKey,
     tables: BTreeMap<String, TableOut>,
 }
@@ -76,8 +99,12 @@ pub fn staging_root(dataset: &Path) -> PathBuf {
 
 /// Removes staging folders left by processes that no longer run (after a crash or kill).
 pub fn clean_stale_staging(dataset: &Path) {
-    let root = staging_root(dataset);
-    let Ok(entries) = fs::read_dir(&root) else {
+    clean_stale_in(&staging_root(dataset));
+}
+
+/// Removes the folders under `root` named `<pid>-…` of processes that no longer run.
+pub fn clean_stale_in(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
         return;
     };
     for e in entries.flatten() {
@@ -91,25 +118,53 @@ pub fn clean_stale_staging(dataset: &Path) {
     }
 }
 
+/// A name no other writer (of this or another process or machine) uses.
+pub fn unique_run_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(now);
+    h.write_u32(std::process::id());
+    format!("{now}-{:08x}", h.finish() as u32)
+}
+
 impl PartitionWriter {
-    /// Starts a partition; `tables` gives each table's schema (all are written, even if empty).
+    /// Starts a partition of a local dataset; `tables` gives each table's schema (all are
+    /// written, even if empty).
     pub fn new(
         dataset: &Path,
         key: PartitionKey,
         tables: &[(&str, SchemaRef)],
     ) -> Result<Self, StoreError> {
-        let unique = format!(
-            "{}-{}-{:04}-{:02}",
-            std::process::id(),
-            super::partition::encode_value(&key.device),
-            key.year,
-            key.month
-        );
-        let staging = staging_root(dataset).join(unique);
-        if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
-        }
-        fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        Self::at(&Location::Local(dataset.to_path_buf()), key, tables)
+    }
+
+    /// Starts a partition of a dataset at `dataset` (local or on an object store).
+    pub fn at(
+        dataset: &Location,
+        key: PartitionKey,
+        tables: &[(&str, SchemaRef)],
+    ) -> Result<Self, StoreError> {
+        let staging = match dataset.local() {
+            Some(root) => {
+                let unique = format!(
+                    "{}-{}-{:04}-{:02}",
+                    std::process::id(),
+                    super::partition::encode_value(&key.device),
+                    key.year,
+                    key.month
+                );
+                let staging = staging_root(root).join(unique);
+                if staging.exists() {
+                    fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+                }
+                fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+                Some(staging)
+            }
+            None => None,
+        };
         let tables = tables
             .iter()
             .map(|(name, schema)| {
@@ -121,41 +176,69 @@ impl PartitionWriter {
                         part: 0,
                         rows_in_part: 0,
                         rows: 0,
+                        parts: Vec::new(),
                     },
                 )
             })
             .collect();
         Ok(PartitionWriter {
-            dataset: dataset.to_path_buf(),
+            dataset: dataset.clone(),
             staging,
+            run: unique_run_name(),
             key,
             tables,
         })
     }
 
-    fn part_path(&self, table: &str, part: usize) -> PathBuf {
-        self.staging
-            .join(table)
-            .join(format!("part-{part}.parquet"))
+    /// The partition folder (or prefix) of `table`.
+    fn final_dir(&self, table: &str) -> Location {
+        self.key.at(&self.dataset, table)
     }
 
-    fn open(
-        &self,
-        table: &str,
-        part: usize,
-        schema: &SchemaRef,
-    ) -> Result<ArrowWriter<BufWriter<File>>, StoreError> {
-        let path = self.part_path(table, part);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(io_err(parent))?;
+    fn part_name(&self, part: usize) -> String {
+        match self.staging {
+            Some(_) => format!("part-{part}.parquet"),
+            None => format!("part-{}-{part:05}.parquet", self.run),
         }
-        let file = File::create(&path).map_err(io_err(&path))?;
-        ArrowWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            schema.clone(),
-            Some(writer_properties()),
-        )
-        .map_err(|source| StoreError::Parquet { path, source })
+    }
+
+    fn part_path(&self, table: &str, part: usize) -> PathBuf {
+        match &self.staging {
+            Some(st) => st.join(table).join(self.part_name(part)),
+            None => PathBuf::from(self.final_dir(table).join(self.part_name(part)).to_string()),
+        }
+    }
+
+    fn open(&self, table: &str, part: usize, schema: &SchemaRef) -> Result<Sink, StoreError> {
+        let path = self.part_path(table, part);
+        let parquet = |source| StoreError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        if self.staging.is_some() {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            let file = File::create(&path).map_err(io_err(&path))?;
+            return ArrowWriter::try_new(
+                BufWriter::with_capacity(1 << 20, file),
+                schema.clone(),
+                Some(writer_properties()),
+            )
+            .map(Sink::Local)
+            .map_err(parquet);
+        }
+        let object = self.final_dir(table).join(self.part_name(part));
+        let (Some((_, store)), Ok(key)) = (object.store(), object.store_path()) else {
+            return Err(StoreError::Object {
+                location: object.to_string(),
+                message: "not an object store location".into(),
+            });
+        };
+        let upload = object_store::buffered::BufWriter::new(store, key);
+        AsyncArrowWriter::try_new(upload, schema.clone(), Some(writer_properties()))
+            .map(Sink::Remote)
+            .map_err(parquet)
     }
 
     /// Appends a batch to `table` (rows must already be in time order).
@@ -165,7 +248,7 @@ impl PartitionWriter {
         }
         let Some(t) = self.tables.get(table) else {
             return Err(StoreError::Io {
-                path: self.staging.join(table),
+                path: PathBuf::from(table),
                 source: std::io::Error::other("unknown table"),
             });
         };
@@ -177,41 +260,48 @@ impl PartitionWriter {
         let t = self.tables.get(table).map(|t| (t.writer.is_none(), t.part));
         if let Some((true, p)) = t {
             let w = self.open(table, p, &schema)?;
+            let name = self.part_name(p);
             if let Some(t) = self.tables.get_mut(table) {
                 t.writer = Some(w);
+                t.parts.push(name);
             }
         }
         let path = self.part_path(table, part);
         let Some(t) = self.tables.get_mut(table) else {
             return Ok(());
         };
-        if let Some(w) = t.writer.as_mut() {
-            w.write(batch)
-                .map_err(|source| StoreError::Parquet { path, source })?;
-        }
+        let result = match t.writer.as_mut() {
+            Some(Sink::Local(w)) => w.write(batch),
+            Some(Sink::Remote(w)) => block(w.write(batch)),
+            None => Ok(()),
+        };
+        result.map_err(|source| StoreError::Parquet { path, source })?;
         t.rows += batch.num_rows() as u64;
         t.rows_in_part += batch.num_rows();
         Ok(())
     }
 
     fn close_table(&mut self, table: &str) -> Result<(), StoreError> {
+        let Some(part) = self.tables.get(table).map(|t| t.part) else {
+            return Ok(());
+        };
+        let path = self.part_path(table, part);
         let Some(t) = self.tables.get_mut(table) else {
             return Ok(());
         };
         if let Some(w) = t.writer.take() {
-            let path = self
-                .staging
-                .join(table)
-                .join(format!("part-{}.parquet", t.part));
-            w.close()
-                .map_err(|source| StoreError::Parquet { path, source })?;
+            let closed = match w {
+                Sink::Local(w) => w.close().map(|_| ()),
+                Sink::Remote(w) => block(w.close()).map(|_| ()),
+            };
+            closed.map_err(|source| StoreError::Parquet { path, source })?;
             t.part += 1;
             t.rows_in_part = 0;
         }
         Ok(())
     }
 
-    /// Finishes every table and swaps the month folders into place. Returns rows per table.
+    /// Finishes every table and puts the month in place. Returns rows per table.
     pub fn commit(mut self) -> Result<BTreeMap<String, u64>, StoreError> {
         let names: Vec<String> = self.tables.keys().cloned().collect();
         for name in &names {
@@ -221,21 +311,52 @@ impl PartitionWriter {
                 // No rows: an empty file keeps the schema and replaces any older month.
                 let schema = t.schema.clone();
                 let w = self.open(name, 0, &schema)?;
-                let path = self.part_path(name, 0);
-                w.close()
-                    .map_err(|source| StoreError::Parquet { path, source })?;
+                let part_name = self.part_name(0);
+                if let Some(t) = self.tables.get_mut(name) {
+                    t.writer = Some(w);
+                    t.parts.push(part_name);
+                }
+                self.close_table(name)?;
             }
         }
         let mut rows = BTreeMap::new();
         for name in &names {
-            let staged = self.staging.join(name);
-            let fin = self.key.dir(&self.dataset, name);
-            let old = self.staging.join(format!("{name}.old"));
-            replace_dir(&staged, &fin, &old)?;
+            match &self.staging {
+                Some(staging) => {
+                    let staged = staging.join(name);
+                    let fin = self
+                        .key
+                        .dir(self.dataset.local().unwrap_or(Path::new(".")), name);
+                    let old = staging.join(format!("{name}.old"));
+                    replace_dir(&staged, &fin, &old)?;
+                }
+                None => {
+                    // Everything new is up: now the month's older parts go.
+                    let dir = self.final_dir(name);
+                    let keep: BTreeSet<&String> = self.tables[name].parts.iter().collect();
+                    for old in dir.files()? {
+                        if !keep.contains(&old.name) {
+                            dir.join(&old.name).delete()?;
+                        }
+                    }
+                }
+            }
             rows.insert(name.clone(), self.tables[name].rows);
         }
-        let _ = fs::remove_dir_all(&self.staging);
+        if let Some(staging) = &self.staging {
+            let _ = fs::remove_dir_all(staging);
+        }
         Ok(rows)
+    }
+}
+
+impl Drop for PartitionWriter {
+    fn drop(&mut self) {
+        // After a commit the folder is gone; after an error this discards the half-written month
+        // (on an object store, uploads not completed never become objects).
+        if let Some(staging) = &self.staging {
+            let _ = fs::remove_dir_all(staging);
+        }
     }
 }
 
@@ -273,9 +394,76 @@ pub fn remove_partition(root: &Path, dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Drop for PartitionWriter {
-    fn drop(&mut self) {
-        // After a commit the folder is gone; after an error this discards the half-written month.
-        let _ = fs::remove_dir_all(&self.staging);
+/// Puts the local folder `staged` (Parquet parts) at `dest`: by renames when `dest` is local
+/// (see [`replace_dir`]; `old` is the scratch name for the folder it replaces); on an object
+/// store, by uploading each part under a new name (streamed, multipart) and then deleting the
+/// older objects there.
+pub fn publish_dir(staged: &Path, dest: &Location, old: &Path) -> Result<(), StoreError> {
+    if let Some(fin) = dest.local() {
+        return replace_dir(staged, fin, old);
+    }
+    let run = unique_run_name();
+    let mut names = BTreeSet::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(staged)
+        .map_err(io_err(staged))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = format!(
+            "{}-{run}.parquet",
+            file.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        );
+        let object = dest.join(&name);
+        upload_file(&file, &object)?;
+        names.insert(name);
+    }
+    for entry in dest.files()? {
+        if !names.contains(&entry.name) {
+            dest.join(&entry.name).delete()?;
+        }
+    }
+    let _ = fs::remove_dir_all(staged);
+    Ok(())
+}
+
+/// Streams a local file to an object (multipart beyond 10 MiB).
+fn upload_file(file: &Path, object: &Location) -> Result<(), StoreError> {
+    use std::io::Read;
+    use tokio::io::AsyncWriteExt;
+    let (Some((_, store)), Ok(key)) = (object.store(), object.store_path()) else {
+        return Err(StoreError::Object {
+            location: object.to_string(),
+            message: "not an object store location".into(),
+        });
+    };
+    let mut input = File::open(file).map_err(io_err(file))?;
+    let failed = |e: std::io::Error| StoreError::Object {
+        location: object.to_string(),
+        message: format!("upload failed: {e}"),
+    };
+    block(async move {
+        let mut up = object_store::buffered::BufWriter::new(store, key);
+        let mut buf = vec![0u8; 8 << 20];
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            up.write_all(&buf[..n]).await?;
+        }
+        up.shutdown().await
+    })
+    .map_err(failed)
+}
+
+/// Removes a partition (folder or prefix) of a dataset at `root`.
+pub fn remove_partition_at(root: &Location, dir: &Location) -> Result<(), StoreError> {
+    match (root.local(), dir.local()) {
+        (Some(r), Some(d)) => remove_partition(r, d),
+        _ => dir.delete_tree(),
     }
 }

@@ -111,7 +111,7 @@ fn whole(ds: &Path, out: &Path, lookback: u64) {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(analyze_whole(
-        ds,
+        &iotdest::store::Location::Local(ds.to_path_buf()),
         out,
         Arc::new(Geo::default()),
         Arc::new(devices),
