@@ -320,7 +320,16 @@ impl Location {
     pub fn exists(&self) -> Result<bool, StoreError> {
         match self {
             Location::Local(p) => Ok(p.exists()),
-            Location::Remote { .. } => Ok(!self.files()?.is_empty() || !self.dirs()?.is_empty()),
+            Location::Remote { remote, prefix } => {
+                // An object of that name, or a prefix with objects below it.
+                match block(remote.store.head(&Self::key(prefix))) {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => {
+                        Ok(!self.files()?.is_empty() || !self.dirs()?.is_empty())
+                    }
+                    Err(e) => Err(self.error(e)),
+                }
+            }
         }
     }
 

@@ -12,5 +12,7 @@ mod golden;
 mod hostile;
 mod legacy;
 mod monthwise;
+mod object_store;
 mod report;
+mod servers;
 mod shards;
