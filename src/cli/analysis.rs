@@ -16,8 +16,10 @@ use crate::classify::domain;
 use crate::classify::geo::Geo;
 use crate::classify::{Classifier, Rules};
 use crate::query::analyze::{analyze, AnalyzeOptions, AnalyzeParams, AnalyzeSummary, Progress};
+use crate::query::cluster::Udfs;
 use crate::query::plan::{month_label, sha256_hex};
 use crate::query::session;
+use crate::query::udf::DeviceContexts;
 use crate::store::shard::Shard;
 use crate::store::Location;
 
@@ -433,6 +435,17 @@ pub struct SqlArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
+}
+
+/// `--cluster df://host:port`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArg {
+    /// Run the SQL on an Apache DataFusion Ballista cluster (see `iotdest cluster`); its nodes
+    /// must reach the dataset (an s3:// location, or a path every node sees).
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 pub fn run_sql(a: SqlArgs) -> anyhow::Result<Outcome> {
@@ -450,16 +463,17 @@ pub fn run_sql(a: SqlArgs) -> anyhow::Result<Outcome> {
     let geo = a.geo.open()?;
     let batches = rt.block_on(async {
         let env = session::runtime(a.memory.memory_limit, None, &dataset)?;
-        let ctx = session::open(
-            &dataset,
-            &env,
-            Arc::new(geo),
-            Arc::new(devices),
-            t,
-            true,
-            true,
-        )
-        .await?;
+        let (geo, devices): (Arc<Geo>, Arc<dyn DeviceContexts>) =
+            (Arc::new(geo), Arc::new(devices));
+        let ctx = match &a.cluster.cluster {
+            Some(url) => {
+                let udfs = Udfs { geo, devices };
+                let ctx = crate::query::cluster::client(url, env, &udfs, t).await?;
+                session::register_dataset(&ctx, &dataset, true, true).await?;
+                ctx
+            }
+            None => session::open(&dataset, &env, geo, devices, t, true, true).await?,
+        };
         let mut last = Vec::new();
         for stmt in crate::query::analyze::statements(&query, &AnalyzeParams::default()) {
             last = ctx.sql(&stmt).await?.collect().await?;

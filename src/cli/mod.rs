@@ -1,6 +1,7 @@
 //! Command line: clap definitions and dispatch. Each subcommand family has its own file.
 
 mod analysis;
+mod cluster;
 mod extract;
 mod legacy;
 mod report;
@@ -68,6 +69,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Generate a deterministic set of realistic IoT captures in the ctrl2 layout.
     Synth(synth::SynthArgs),
+    /// Run a part of an Apache DataFusion Ballista cluster (scheduler or executor).
+    Cluster(cluster::ClusterArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -89,6 +92,7 @@ pub fn run() -> anyhow::Result<Outcome> {
         Command::InitEmptyIpMaps(a) => legacy::run_init_empty(a),
         Command::Party(a) => legacy::run_party(a),
         Command::Synth(a) => synth::run(a),
+        Command::Cluster(a) => cluster::run(a),
     }
 }
 

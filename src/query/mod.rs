@@ -3,6 +3,7 @@
 //! the SQL on chosen partitions, `analyze` schedules months within the memory limit).
 
 pub mod analyze;
+pub mod cluster;
 pub mod parts;
 pub mod plan;
 pub mod session;

@@ -233,15 +233,27 @@ pub async fn open(
     with_analysis: bool,
 ) -> Result<SessionContext> {
     let ctx = context(runtime, geo, devices, threads);
+    register_dataset(&ctx, dataset, raw, with_analysis).await?;
+    Ok(ctx)
+}
+
+/// Registers the tables of `dataset` on `ctx` (a local session or a cluster client): the raw
+/// ones (with `raw`) and the analysis tables that exist (with `with_analysis`).
+pub async fn register_dataset(
+    ctx: &SessionContext,
+    dataset: &Location,
+    raw: bool,
+    with_analysis: bool,
+) -> Result<()> {
     for table in RAW_TABLES.iter().filter(|_| raw) {
-        register_table(&ctx, table, &dataset.join(table), schema_of(table)).await?;
+        register_table(ctx, table, &dataset.join(table), schema_of(table)).await?;
     }
     for table in crate::query::steps::ANALYSIS_TABLES
         .iter()
         .filter(|_| with_analysis)
     {
         let dir = dataset.join("analysis").join(table);
-        register_table(&ctx, table, &dir, None).await?;
+        register_table(ctx, table, &dir, None).await?;
     }
-    Ok(ctx)
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod party;
 use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::ScalarUDF;
 
 pub use crate::classify::party::HasDevices as DeviceContexts;
 
@@ -17,7 +18,17 @@ pub fn register_all(
     geo: Arc<crate::classify::geo::Geo>,
     devices: Arc<dyn DeviceContexts>,
 ) {
-    for udf in [
+    for udf in all(geo, devices) {
+        ctx.register_udf(udf);
+    }
+}
+
+/// Every UDF (a cluster's scheduler and executors register them by name).
+pub fn all(
+    geo: Arc<crate::classify::geo::Geo>,
+    devices: Arc<dyn DeviceContexts>,
+) -> Vec<ScalarUDF> {
+    vec![
         domain::registrable_domain(),
         domain::sld(),
         domain::public_suffix(),
@@ -31,9 +42,7 @@ pub fn register_all(
         party::organization(devices.clone()),
         party::iot_platform(devices.clone()),
         party::manufacturer(devices),
-    ] {
-        ctx.register_udf(udf);
-    }
+    ]
 }
 
 #[cfg(test)]
