@@ -263,6 +263,8 @@ pub struct AnalyzeArgs {
     pub shard: Option<Shard>,
     #[command(flatten)]
     pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
 }
 
 pub(super) fn threads(n: Option<usize>) -> anyhow::Result<usize> {
@@ -273,9 +275,14 @@ pub(super) fn threads(n: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
+/// Stack of the query threads: planning and (de)serialising the analysis' deeply nested plans
+/// recurses deeper than the default 2 MiB allows, on a cluster's scheduler above all.
+pub(super) const QUERY_STACK: usize = 32 << 20;
+
 pub(super) fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
+        .thread_stack_size(QUERY_STACK)
         .enable_all()
         .build()?)
 }
@@ -291,6 +298,8 @@ pub struct AnalysisRequest<'a> {
     pub force: bool,
     /// Only this worker's months.
     pub shard: Option<Shard>,
+    /// Run the SQL on this Ballista cluster.
+    pub cluster: Option<String>,
 }
 
 impl AnalysisRequest<'_> {
@@ -308,6 +317,7 @@ impl AnalysisRequest<'_> {
             force: self.force,
             config,
             shard: self.shard,
+            cluster: self.cluster.clone(),
         })
     }
 }
@@ -392,6 +402,7 @@ pub fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<Outcome> {
         memory_limit: a.memory.memory_limit,
         force: a.force,
         shard: a.shard,
+        cluster: a.cluster.cluster.clone(),
     })?;
     eprintln!(
         "{}",

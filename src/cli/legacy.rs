@@ -233,6 +233,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
             memory_limit: DEFAULT_MEMORY_LIMIT,
             force: false,
             shard: None,
+            cluster: None,
         })?;
         let mut per_device: BTreeMap<String, LegacyMonth> = BTreeMap::new();
         for_each_month(
@@ -693,6 +694,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
         memory_limit: a.memory.memory_limit,
         force: a.force,
         shard: a.shard,
+        cluster: None,
     };
     let analysis = run_analysis(&request)?;
     let changed: BTreeSet<&PartitionKey> = analysis.units_analysed.iter().collect();
@@ -756,6 +758,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             &a.devices,
             &a.rules,
             a.memory.memory_limit,
+            None,
         )?;
         format!("report in {report_path}")
     } else {

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use anyhow::bail;
 use clap::Args;
 
-use super::analysis::{runtime, MemoryArgs, RuleArgs, StorageArgs};
+use super::analysis::{runtime, ClusterArg, MemoryArgs, RuleArgs, StorageArgs};
 use super::Outcome;
 use crate::classify::geo::Geo;
 use crate::output::report;
+use crate::query::cluster::Udfs;
 use crate::query::session;
 use crate::store::inventory::partitions;
 use crate::store::Location;
@@ -39,6 +40,8 @@ pub struct ReportArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
 }
 
 /// Writes the report of `dataset` to `out`; returns how many devices it covers.
@@ -48,6 +51,7 @@ pub fn write_report(
     devices: &[String],
     rules: &RuleArgs,
     memory_limit: usize,
+    cluster: Option<&str>,
 ) -> anyhow::Result<usize> {
     if partitions(&dataset.join("analysis").join("summary"))?.is_empty() {
         bail!(
@@ -55,21 +59,21 @@ pub fn write_report(
              --dataset {dataset}` first"
         );
     }
-    let devs = Arc::new(rules.devices()?);
+    let devs: Arc<dyn crate::query::udf::DeviceContexts> = Arc::new(rules.devices()?);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rt = runtime(threads)?;
     let data = rt.block_on(async {
         let env = session::runtime(memory_limit, None, dataset)?;
-        let ctx = session::open(
-            dataset,
-            &env,
-            Arc::new(Geo::default()),
-            devs,
-            threads,
-            false,
-            true,
-        )
-        .await?;
+        let geo = Arc::new(Geo::default());
+        let ctx = match cluster {
+            None => session::open(dataset, &env, geo, devs, threads, false, true).await?,
+            Some(url) => {
+                let udfs = Udfs { geo, devices: devs };
+                let ctx = crate::query::cluster::client(url, env, &udfs, threads).await?;
+                session::register_dataset(&ctx, dataset, false, true).await?;
+                ctx
+            }
+        };
         report::gather(&ctx, &dataset.to_string(), devices).await
     })?;
     for d in devices {
@@ -87,7 +91,14 @@ pub fn run_report(a: ReportArgs) -> anyhow::Result<Outcome> {
         Some(p) => Location::Local(p.clone()),
         None => dataset.join("report.html"),
     };
-    let n = write_report(&dataset, &out, &a.devices, &a.rules, a.memory.memory_limit)?;
+    let n = write_report(
+        &dataset,
+        &out,
+        &a.devices,
+        &a.rules,
+        a.memory.memory_limit,
+        a.cluster.cluster.as_deref(),
+    )?;
     eprintln!("iotdest: report of {n} device(s) written to {out}");
     Ok(Outcome::Ok)
 }

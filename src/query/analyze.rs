@@ -33,7 +33,7 @@ use crate::store::inventory::part_files;
 use crate::store::inventory::partitions;
 pub use crate::store::shard::Shard;
 use crate::store::writer::{clean_stale_in, staging_root};
-use crate::store::{decode_value, publish_dir, remove_partition_at, Location, PartitionKey};
+use crate::store::{decode_value, publish, remove_partition_at, Location, PartitionKey};
 
 /// How to analyse.
 #[derive(Debug, Clone)]
@@ -51,6 +51,8 @@ pub struct AnalyzeOptions {
     /// Only the months of this worker's share (the plan still covers the whole dataset, since
     /// a month's look-back reads its neighbours).
     pub shard: Option<Shard>,
+    /// Run the SQL on this Ballista cluster (`df://host:port`).
+    pub cluster: Option<String>,
 }
 
 /// What a run of `analyze` did.
@@ -154,6 +156,7 @@ struct Todo {
 /// What the month tasks share.
 struct Shared {
     env: Env,
+    dataset: Location,
     analysis: Location,
     /// Local staging folder.
     staging: PathBuf,
@@ -272,18 +275,28 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
         failures: Vec::new(),
     };
     let dns: Vec<_> = todo.plan.dns().map(source).collect();
-    let tables: MonthTables = match with_permit(&shared, || month_tables(&shared.env, &dns)).await {
+    let run_name = format!("{}-analysis-{label}", std::process::id());
+    // On a cluster the executors read the stage: it lives with the dataset.
+    let stage = match shared.env.cluster {
+        None => Location::Local(shared.staging.join(&run_name)),
+        Some(_) => shared.dataset.join(".staging").join(&run_name),
+    };
+    let _ = stage.delete_tree();
+    let month_keys: BTreeSet<PartitionKey> =
+        todo.plan.units.iter().map(|u| u.key.clone()).collect();
+    let tables: MonthTables = match with_permit(&shared, || {
+        month_tables(&shared.env, &shared.dataset, &dns, &month_keys, &stage)
+    })
+    .await
+    {
         Ok(t) => t,
         Err(e) => {
             out.failures
                 .push(failure(&shared, &format!("month {label}"), &e));
+            let _ = stage.delete_tree();
             return out;
         }
     };
-    let stage = shared
-        .staging
-        .join(format!("{}-analysis-{label}", std::process::id()));
-    let _ = fs::remove_dir_all(&stage);
     let tables = Arc::new(tables);
     let mut jobs = JoinSet::new();
     let mut states: BTreeMap<String, UnitState> = BTreeMap::new();
@@ -313,7 +326,14 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
             let sources = Sources::of_units(&units);
             let keys: BTreeSet<PartitionKey> = units.iter().map(|u| u.key.clone()).collect();
             let r = with_permit(&shared, || {
-                run_unit(&shared.env, &tables, &sources, &stage, &keys)
+                run_unit(
+                    &shared.env,
+                    &shared.dataset,
+                    &tables,
+                    &sources,
+                    &stage,
+                    &keys,
+                )
             })
             .await;
             (group, r)
@@ -342,10 +362,10 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
         };
         for (u, fp, inputs) in group {
             let swapped = ANALYSIS_TABLES.iter().try_for_each(|t| {
-                let staged = u.key.dir(&stage, t);
+                let staged = u.key.at(&stage, t);
                 let fin = u.key.at(&shared.analysis, t);
-                let old = stage.join(format!("{t}.old"));
-                publish_dir(&staged, &fin, &old)
+                let old = shared.staging.join(format!("{run_name}-{t}.old"));
+                publish(&staged, &fin, &old)
             });
             match swapped {
                 Ok(()) => {
@@ -399,7 +419,7 @@ async fn analyse_month(shared: Arc<Shared>, todo: Todo) -> MonthOutcome {
     if let Err(e) = write_state(&shared.analysis, &state, month) {
         out.failures.push(format!("month {label}: {e}"));
     }
-    let _ = fs::remove_dir_all(&stage);
+    let _ = stage.delete_tree();
     out.units.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -496,8 +516,10 @@ pub async fn analyze(
                 geo,
                 devices,
                 params: params.clone(),
-                target_partitions: 1,
+                target_partitions: if opts.cluster.is_some() { threads } else { 1 },
+                cluster: opts.cluster.clone(),
             },
+            dataset: dataset.clone(),
             analysis: analysis.clone(),
             staging: staging.clone(),
             config,
@@ -587,7 +609,9 @@ pub async fn analyze_whole(
         devices,
         params: params.clone(),
         target_partitions: 2,
+        cluster: None,
     };
-    let tables = month_tables(&env, &sources.dns_window).await?;
-    run_unit(&env, &tables, &sources, out, &keys).await
+    let stage = Location::Local(out.to_path_buf());
+    let tables = month_tables(&env, dataset, &sources.dns_window, &keys, &stage).await?;
+    run_unit(&env, dataset, &tables, &sources, &stage, &keys).await
 }

@@ -219,9 +219,13 @@ pub async fn client(
         .ok_or_else(|| unreachable("no address".into()))?;
     TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| unreachable(e.to_string()))?;
+    // The static distributed planner: the adaptive one re-plans every stage as it goes, which
+    // on the analysis' deep plans (windows over windows, a subquery joined five times) kept the
+    // scheduler busy for minutes before the first task.
     let config = SessionConfig::new_with_ballista()
         .with_target_partitions(threads.max(1))
-        .with_information_schema(true);
+        .with_information_schema(true)
+        .set_bool("ballista.planner.adaptive.enabled", false);
     let st = state(config, runtime, udfs);
     let ctx = SessionContext::remote_with_state(&format!("df://{host}:{port}"), st).await?;
     // (Ballista's upgrade of the state replaces its scalar functions with the built-in ones.)

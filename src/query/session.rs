@@ -221,6 +221,55 @@ pub async fn register_parts(
     Ok(())
 }
 
+/// Registers as `name` the rows of `parts` of the hive-partitioned table at `root`, through a
+/// listing table over `root` filtered on device/year/month (and on `ts` within `window`): a plan
+/// a cluster can ship (listing tables serialize; the per-file table of `register_parts` does
+/// not). `file_schema` as for `register_parts`.
+pub async fn register_filtered(
+    ctx: &SessionContext,
+    name: &str,
+    root: &Location,
+    file_schema: Option<&SchemaRef>,
+    parts: &[PartSource],
+    window: Option<(i64, i64)>,
+) -> Result<()> {
+    let schema = match (file_schema, first_parquet(root).map_err(store_err)?) {
+        (Some(s), _) => Arc::new(transform_schema_to_view(s)),
+        (None, Some((first, size))) => file_schema_of(&first, size)?,
+        (None, None) => {
+            return Err(DataFusionError::Execution(format!(
+                "{root} holds no Parquet file"
+            )))
+        }
+    };
+    let all = format!("{name}__all");
+    let opts = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_cols());
+    ctx.register_listing_table(all.as_str(), root.url(), opts, Some(schema), None)
+        .await?;
+    let wanted = parts
+        .iter()
+        .map(|p| {
+            col("device")
+                .eq(lit(p.device.clone()))
+                .and(col("year").eq(lit(format!("{:04}", p.year))))
+                .and(col("month").eq(lit(format!("{:02}", p.month))))
+        })
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false));
+    let mut df = ctx.table(all.as_str()).await?.filter(wanted)?;
+    if let Some((from, to)) = window {
+        df = df.filter(
+            col("ts")
+                .gt_eq(ts_literal(from))
+                .and(col("ts").lt_eq(ts_literal(to))),
+        )?;
+    }
+    ctx.register_table(name, df.into_view())?;
+    Ok(())
+}
+
 /// A session with the UDFs and the tables of `dataset`: the raw ones (with `raw`) and the
 /// analysis tables that exist (with `analysis`).
 pub async fn open(

@@ -5,7 +5,6 @@
 //! partition). Nothing here knows which months are up to date; `analyze` decides that.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch, StringArray};
@@ -18,14 +17,15 @@ use datafusion::execution::context::SessionContext;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::StreamExt;
 
+use super::cluster::{client, Udfs};
 use super::plan::{Fingerprint, Unit};
-use super::session::{context, register_parts, PartSource};
+use super::session::{context, register_filtered, register_parts, PartSource};
 use super::steps::{run_file, AnalyzeParams, Step, DEVICE_STEPS, DNS_ADDRESSES, MONTH_STEPS};
 use super::udf::DeviceContexts;
 use crate::classify::geo::Geo;
 use crate::columnar::schema::{schema_of, RAW_TABLES, TABLE_DNS};
 use crate::store::inventory::Partition;
-use crate::store::{PartitionKey, PartitionWriter, StoreError};
+use crate::store::{Location, PartitionKey, PartitionWriter, StoreError};
 
 /// What every session of one analysis shares.
 #[derive(Clone)]
@@ -36,16 +36,48 @@ pub struct Env {
     pub params: AnalyzeParams,
     /// DataFusion partitions per session.
     pub target_partitions: usize,
+    /// Run the SQL on this Ballista cluster (`df://host:port`) instead of in this process. Its
+    /// nodes then read every table from the dataset's location (staging included), so tables
+    /// are hive listings with filters rather than in-memory or per-file tables.
+    pub cluster: Option<String>,
 }
 
 impl Env {
-    fn session(&self) -> SessionContext {
-        context(
-            &self.runtime,
-            self.geo.clone(),
-            self.devices.clone(),
-            self.target_partitions,
-        )
+    async fn session(&self) -> Result<SessionContext> {
+        match &self.cluster {
+            None => Ok(context(
+                &self.runtime,
+                self.geo.clone(),
+                self.devices.clone(),
+                self.target_partitions,
+            )),
+            Some(url) => {
+                let udfs = Udfs {
+                    geo: self.geo.clone(),
+                    devices: self.devices.clone(),
+                };
+                client(url, self.runtime.clone(), &udfs, self.target_partitions).await
+            }
+        }
+    }
+
+    /// Registers as `name` the partitions `parts` of the table at `root` (a dataset's or a
+    /// stage's `<table>` folder), cut to `window` on `ts`.
+    async fn register(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        root: &Location,
+        schema: Option<&SchemaRef>,
+        parts: &[PartSource],
+        window: Option<(i64, i64)>,
+    ) -> Result<()> {
+        match self.cluster {
+            None => {
+                register_parts(ctx, name, schema, parts, window.map(|(f, t)| ("ts", f, t))).await
+            }
+            Some(_) => register_filtered(ctx, name, root, schema, parts, window).await,
+        }
     }
 }
 
@@ -96,10 +128,13 @@ impl Sources {
     }
 }
 
-/// The month step's tables and a hash of their rows.
+/// The month step's tables and a hash of their rows (on a cluster, they are also written to the
+/// stage, where the executors read them).
 #[derive(Clone)]
 pub struct MonthTables {
     tables: Vec<(&'static str, SchemaRef, Vec<RecordBatch>)>,
+    keys: BTreeSet<PartitionKey>,
+    stage: Option<Location>,
     pub hash: String,
 }
 
@@ -133,10 +168,26 @@ async fn collect_ordered(
     Ok((schema, df.collect().await?))
 }
 
-/// The month step over `dns` (every device's DNS partitions of the month).
-pub async fn month_tables(env: &Env, dns: &[PartSource]) -> Result<MonthTables> {
-    let ctx = env.session();
-    register_parts(&ctx, "dns_window", schema_of(TABLE_DNS).as_ref(), dns, None).await?;
+/// The month step over `dns` (every device's DNS partitions of the month, in the dataset at
+/// `dataset`), for the device-months `keys`; on a cluster its tables go to `stage` too.
+pub async fn month_tables(
+    env: &Env,
+    dataset: &Location,
+    dns: &[PartSource],
+    keys: &BTreeSet<PartitionKey>,
+    stage: &Location,
+) -> Result<MonthTables> {
+    let ctx = env.session().await?;
+    let root = dataset.join(TABLE_DNS);
+    env.register(
+        &ctx,
+        "dns_window",
+        &root,
+        schema_of(TABLE_DNS).as_ref(),
+        dns,
+        None,
+    )
+    .await?;
     run_file(&ctx, DNS_ADDRESSES.0, DNS_ADDRESSES.1, &env.params).await?;
     let mut tables = Vec::new();
     let mut hash = Fingerprint::default();
@@ -147,10 +198,16 @@ pub async fn month_tables(env: &Env, dns: &[PartSource]) -> Result<MonthTables> 
         let (schema, batches) = collect_ordered(&ctx, step).await?;
         hash.line(step.table);
         hash_rows(&mut hash, &batches)?;
+        if env.cluster.is_some() {
+            let stream = futures::stream::iter(batches.clone().into_iter().map(Ok));
+            write_stream(stream, &schema, step.table, stage, keys).await?;
+        }
         tables.push((step.table, schema, batches));
     }
     Ok(MonthTables {
         tables,
+        keys: keys.clone(),
+        stage: env.cluster.is_some().then(|| stage.clone()),
         hash: hash.hex(),
     })
 }
@@ -167,14 +224,12 @@ fn text_col(batch: &RecordBatch, i: usize) -> Result<StringArray> {
         .ok_or_else(|| DataFusionError::Internal("partition column is not text".into()))
 }
 
-/// Streams `SELECT * FROM view ORDER BY order` into `stage/<table>/device=/year=/month=/`, one
-/// partition after the other (the order starts with device, year, month), without the partition
-/// columns. Every key of `keys` gets its partition, empty when it has no rows. Returns the rows
-/// written per key.
+/// Streams `SELECT * FROM view ORDER BY order` into `stage/<table>/device=/year=/month=/` (see
+/// `write_stream`). Returns the rows written per key.
 async fn write_step(
     ctx: &SessionContext,
     step: &Step,
-    stage: &Path,
+    stage: &Location,
     keys: &BTreeSet<PartitionKey>,
 ) -> Result<BTreeMap<PartitionKey, u64>> {
     let df = ctx
@@ -183,19 +238,33 @@ async fn write_step(
             step.view, step.order
         ))
         .await?;
-    let schema = df.schema().as_arrow().clone();
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let stream = df.execute_stream().await?;
+    write_stream(stream, &schema, step.table, stage, keys).await
+}
+
+/// Writes batches (ordered by device, year and month first) into
+/// `stage/<table>/device=/year=/month=/`, one partition after the other, without the partition
+/// columns. Every key of `keys` gets its partition, empty when it has no rows. Returns the rows
+/// written per key.
+async fn write_stream(
+    mut stream: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    schema: &SchemaRef,
+    table: &'static str,
+    stage: &Location,
+    keys: &BTreeSet<PartitionKey>,
+) -> Result<BTreeMap<PartitionKey, u64>> {
     let index = |n: &str| {
         schema
             .index_of(n)
-            .map_err(|_| DataFusionError::Plan(format!("{} lacks column {n}", step.view)))
+            .map_err(|_| DataFusionError::Plan(format!("{table} lacks column {n}")))
     };
     let (d, y, m) = (index("device")?, index("year")?, index("month")?);
     let keep: Vec<usize> = (0..schema.fields().len())
         .filter(|i| ![d, y, m].contains(i))
         .collect();
     let out_schema: SchemaRef = Arc::new(schema.project(&keep)?);
-    let tables = [(step.table, out_schema.clone())];
-    let mut stream = df.execute_stream().await?;
+    let tables = [(table, out_schema.clone())];
     let mut current: Option<(PartitionKey, PartitionWriter)> = None;
     let mut rows: BTreeMap<PartitionKey, u64> = keys.iter().map(|k| (k.clone(), 0)).collect();
     let mut written = BTreeSet::new();
@@ -226,11 +295,11 @@ async fn write_step(
                 }
                 current = Some((
                     key.clone(),
-                    PartitionWriter::new(stage, key.clone(), &tables).map_err(store_err)?,
+                    PartitionWriter::at(stage, key.clone(), &tables).map_err(store_err)?,
                 ));
             }
             if let Some((_, w)) = current.as_mut() {
-                w.write(step.table, &projected.slice(start, end - start))
+                w.write(table, &projected.slice(start, end - start))
                     .map_err(store_err)?;
             }
             *rows.entry(key).or_default() += (end - start) as u64;
@@ -242,7 +311,7 @@ async fn write_step(
         written.insert(k);
     }
     for key in keys.iter().filter(|k| !written.contains(*k)) {
-        PartitionWriter::new(stage, key.clone(), &tables)
+        PartitionWriter::at(stage, key.clone(), &tables)
             .and_then(PartitionWriter::commit)
             .map_err(store_err)?;
     }
@@ -252,31 +321,44 @@ async fn write_step(
 /// Rows written per partition and table.
 pub type RowCounts = BTreeMap<PartitionKey, BTreeMap<String, u64>>;
 
-/// The device-month step: reads `sources` and the month tables, writes every analysis table of
-/// `keys` under `stage`. Returns the rows written.
+/// The device-month step: reads `sources` (partitions of the dataset at `dataset`) and the month
+/// tables, writes every analysis table of `keys` under `stage`. Returns the rows written.
 pub async fn run_unit(
     env: &Env,
+    dataset: &Location,
     month: &MonthTables,
     sources: &Sources,
-    stage: &Path,
+    stage: &Location,
     keys: &BTreeSet<PartitionKey>,
 ) -> Result<RowCounts> {
-    let ctx = env.session();
+    let ctx = env.session().await?;
     for table in RAW_TABLES {
         let parts = sources.raw.get(table).map_or(&[][..], Vec::as_slice);
-        register_parts(&ctx, table, schema_of(table).as_ref(), parts, None).await?;
+        let root = dataset.join(table);
+        env.register(&ctx, table, &root, schema_of(table).as_ref(), parts, None)
+            .await?;
     }
-    register_parts(
+    env.register(
         &ctx,
         "dns_window",
+        &dataset.join(TABLE_DNS),
         schema_of(TABLE_DNS).as_ref(),
         &sources.dns_window,
-        sources.window.map(|(from, to)| ("ts", from, to)),
+        sources.window,
     )
     .await?;
     for (name, schema, batches) in &month.tables {
-        let t = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
-        ctx.register_table(*name, Arc::new(t))?;
+        match &month.stage {
+            None => {
+                let t = MemTable::try_new(schema.clone(), vec![batches.clone()])?;
+                ctx.register_table(*name, Arc::new(t))?;
+            }
+            Some(month_stage) => {
+                let parts = staged_parts(month_stage, name, &month.keys);
+                let root = month_stage.join(name);
+                register_filtered(&ctx, name, &root, None, &parts, None).await?;
+            }
+        }
     }
     run_file(&ctx, DNS_ADDRESSES.0, DNS_ADDRESSES.1, &env.params).await?;
     let mut rows = RowCounts::new();
@@ -288,16 +370,28 @@ pub async fn run_unit(
                 .insert(step.table.to_string(), n);
         }
         // Later steps read the table back from its staged partitions.
-        let parts: Vec<PartSource> = keys
-            .iter()
-            .map(|k| PartSource {
-                dir: crate::store::Location::Local(k.dir(stage, step.table)),
-                device: k.device.clone(),
-                year: k.year,
-                month: k.month,
-            })
-            .collect();
-        register_parts(&ctx, step.table, None, &parts, None).await?;
+        let parts = staged_parts(stage, step.table, keys);
+        env.register(
+            &ctx,
+            step.table,
+            &stage.join(step.table),
+            None,
+            &parts,
+            None,
+        )
+        .await?;
     }
     Ok(rows)
+}
+
+/// The staged partitions of `table` for `keys`.
+fn staged_parts(stage: &Location, table: &str, keys: &BTreeSet<PartitionKey>) -> Vec<PartSource> {
+    keys.iter()
+        .map(|k| PartSource {
+            dir: k.at(stage, table),
+            device: k.device.clone(),
+            year: k.year,
+            month: k.month,
+        })
+        .collect()
 }

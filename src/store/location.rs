@@ -384,6 +384,28 @@ impl Location {
         }
     }
 
+    /// Copies this object to `to` on the same object store (server side).
+    pub fn copy_to(&self, to: &Location) -> Result<(), StoreError> {
+        match (self, to) {
+            (Location::Remote { remote, prefix }, Location::Remote { prefix: dest, .. }) => {
+                block(remote.store.copy(&Self::key(prefix), &Self::key(dest)))
+                    .map_err(|e| self.error(e))
+            }
+            (Location::Local(a), Location::Local(b)) => {
+                std::fs::copy(a, b)
+                    .map(|_| ())
+                    .map_err(|source| StoreError::Io {
+                        path: b.clone(),
+                        source,
+                    })
+            }
+            _ => Err(StoreError::Object {
+                location: to.to_string(),
+                message: format!("cannot copy {self} there"),
+            }),
+        }
+    }
+
     /// Deletes this file or object (nothing when it does not exist).
     pub fn delete(&self) -> Result<(), StoreError> {
         match self {

@@ -10,6 +10,6 @@ pub mod writer;
 pub use location::Location;
 pub use partition::{decode_value, encode_value, PartitionKey};
 pub use writer::{
-    clean_stale_staging, publish_dir, remove_partition, remove_partition_at, replace_dir,
+    clean_stale_staging, publish, publish_dir, remove_partition, remove_partition_at, replace_dir,
     PartitionWriter, StoreError,
 };

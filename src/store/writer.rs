@@ -68,7 +68,7 @@ pub fn writer_properties() -> WriterProperties {
 /// Where a part goes.
 enum Sink {
     Local(ArrowWriter<BufWriter<File>>),
-    Remote(AsyncArrowWriter<object_store::buffered::BufWriter>),
+    Remote(Box<AsyncArrowWriter<object_store::buffered::BufWriter>>),
 }
 
 struct TableOut {
@@ -237,7 +237,7 @@ impl PartitionWriter {
         };
         let upload = object_store::buffered::BufWriter::new(store, key);
         AsyncArrowWriter::try_new(upload, schema.clone(), Some(writer_properties()))
-            .map(Sink::Remote)
+            .map(|w| Sink::Remote(Box::new(w)))
             .map_err(parquet)
     }
 
@@ -428,6 +428,29 @@ pub fn publish_dir(staged: &Path, dest: &Location, old: &Path) -> Result<(), Sto
     }
     let _ = fs::remove_dir_all(staged);
     Ok(())
+}
+
+/// Puts the staged partition `staged` (a local folder or an object-store prefix) at `dest`:
+/// [`publish_dir`] for a local stage; on an object store, a server-side copy of each part under
+/// a new name, then the deletion of `dest`'s older objects and of the staged ones.
+pub fn publish(staged: &Location, dest: &Location, old: &Path) -> Result<(), StoreError> {
+    if let Some(local) = staged.local() {
+        return publish_dir(local, dest, old);
+    }
+    let run = unique_run_name();
+    let mut names = BTreeSet::new();
+    for part in staged.files()? {
+        let stem = part.name.strip_suffix(".parquet").unwrap_or(&part.name);
+        let name = format!("{stem}-{run}.parquet");
+        staged.join(&part.name).copy_to(&dest.join(&name))?;
+        names.insert(name);
+    }
+    for entry in dest.files()? {
+        if !names.contains(&entry.name) {
+            dest.join(&entry.name).delete()?;
+        }
+    }
+    staged.delete_tree()
 }
 
 /// Streams a local file to an object (multipart beyond 10 MiB).

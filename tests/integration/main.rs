@@ -5,6 +5,7 @@ mod analysis;
 mod bench_script;
 mod classification;
 mod cli;
+mod cluster;
 mod common;
 mod dataset;
 mod differential;

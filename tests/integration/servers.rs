@@ -98,3 +98,51 @@ pub fn s3_env(port: u16) -> Vec<(&'static str, String)> {
         ("AWS_ALLOW_HTTP", "true".to_string()),
     ]
 }
+
+/// A Ballista scheduler and `executors` executors from the iotdest binary, on free loopback
+/// ports, with `env` (the object store's settings) and `args` (rule options every node shares).
+pub fn start_cluster(
+    iotdest: &Path,
+    executors: usize,
+    env: &[(&str, String)],
+    args: &[&std::ffi::OsStr],
+) -> (Server, Vec<Server>) {
+    let port = free_port();
+    let mut child = Command::new(iotdest)
+        .args(["cluster", "scheduler", "--bind"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the scheduler");
+    wait_for_port(port, Duration::from_secs(60), &mut child, "the scheduler");
+    let scheduler = Server { child, port };
+    let mut started = Vec::new();
+    for _ in 0..executors {
+        let (flight, grpc) = (free_port(), free_port());
+        let mut child = Command::new(iotdest)
+            .args(["cluster", "executor", "--scheduler"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--bind", "127.0.0.1", "--concurrency", "2"])
+            .args([
+                "--flight-port",
+                &flight.to_string(),
+                "--grpc-port",
+                &grpc.to_string(),
+            ])
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start an executor");
+        wait_for_port(flight, Duration::from_secs(60), &mut child, "an executor");
+        started.push(Server {
+            child,
+            port: flight,
+        });
+    }
+    (scheduler, started)
+}
