@@ -4,6 +4,7 @@
 pub mod devices;
 pub mod domain;
 pub mod geo;
+pub mod ipranges;
 pub mod party;
 pub mod rules;
 

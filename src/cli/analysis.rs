@@ -91,44 +91,47 @@ impl RuleArgs {
     }
 }
 
-/// MaxMind-format databases.
-#[derive(Args, Debug, Clone)]
+/// IP databases: MaxMind-format `.mmdb` (any common layout) or CSV/TSV range files.
+#[derive(Args, Debug, Clone, Default)]
 pub struct GeoArgs {
-    /// Country database (GeoLite2-Country, DB-IP lite, …).
+    /// Country database (repeatable; first match wins): GeoLite2/GeoIP2 Country or City, DB-IP
+    /// lite, ip-location-db country .mmdb or CSV, IPinfo lite, iptoasn TSV
     #[arg(long, value_name = "FILE")]
-    pub geo_db: Option<PathBuf>,
-    /// ASN database (GeoLite2-ASN, …).
+    pub geo_db: Vec<PathBuf>,
+    /// ASN database (repeatable; first match wins): GeoLite2-ASN, DB-IP ASN lite, IPinfo lite,
+    /// ip-location-db asn .mmdb or CSV (asn-ipv4.csv, asn-ipv6.csv, -num), iptoasn TSV
     #[arg(long, value_name = "FILE")]
-    pub asn_db: Option<PathBuf>,
+    pub asn_db: Vec<PathBuf>,
 }
 
 impl GeoArgs {
     pub fn open(&self) -> anyhow::Result<Geo> {
-        Ok(Geo::open(self.geo_db.as_deref(), self.asn_db.as_deref())?)
+        Ok(Geo::open_all(&self.geo_db, &self.asn_db)?)
     }
 
     /// Lines identifying the databases (path, size, modification time).
     pub fn identity(&self) -> Vec<String> {
-        [("geo-db", &self.geo_db), ("asn-db", &self.asn_db)]
-            .into_iter()
-            .map(|(flag, path)| match path {
-                None => format!("{flag} none"),
-                Some(p) => {
-                    let meta = std::fs::metadata(p).ok();
-                    let mtime = meta
-                        .as_ref()
-                        .and_then(|m| m.modified().ok())
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map_or(0, |d| d.as_micros());
-                    let full = p.canonicalize().unwrap_or_else(|_| p.clone());
-                    format!(
-                        "{flag} {} {} {mtime}",
-                        full.display(),
-                        meta.map_or(0, |m| m.len())
-                    )
-                }
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (flag, paths) in [("geo-db", &self.geo_db), ("asn-db", &self.asn_db)] {
+            if paths.is_empty() {
+                out.push(format!("{flag} none"));
+            }
+            for p in paths {
+                let meta = std::fs::metadata(p).ok();
+                let mtime = meta
+                    .as_ref()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_micros());
+                let full = p.canonicalize().unwrap_or_else(|_| p.clone());
+                out.push(format!(
+                    "{flag} {} {} {mtime}",
+                    full.display(),
+                    meta.map_or(0, |m| m.len())
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -347,6 +350,9 @@ pub fn run_analysis(r: &AnalysisRequest) -> anyhow::Result<AnalyzeSummary> {
     let summary = rt.block_on(analyze(r.dataset, geo, devices, &opts, &progress));
     pb.finish_and_clear();
     let summary = summary?;
+    for w in &summary.warnings {
+        eprintln!("iotdest: warning: {w}");
+    }
     for f in &summary.failures {
         eprintln!("iotdest: analyze: {f}");
     }
@@ -633,9 +639,9 @@ pub struct GeolocateArgs {
     pub input: PathBuf,
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Country database (MaxMind format).
-    #[arg(long, value_name = "FILE")]
-    pub db: PathBuf,
+    /// Country database (repeatable; first match wins; any layout `analyze --geo-db` takes).
+    #[arg(long = "db", visible_alias = "geo-db", value_name = "FILE", required = true)]
+    pub db: Vec<PathBuf>,
 }
 
 pub fn run_geolocate(a: GeolocateArgs) -> anyhow::Result<Outcome> {
@@ -657,7 +663,15 @@ pub fn run_geolocate(a: GeolocateArgs) -> anyhow::Result<Outcome> {
             a.input.display()
         ),
     }
-    let geo = Geo::open(Some(&a.db), None)?;
+    let geo = Geo::open_all(&a.db, &[])?;
+    let public: Vec<std::net::IpAddr> = ips
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .filter(|ip| crate::classify::geo::scope_of(*ip) == "internet")
+        .collect();
+    for w in geo.check_against(&public)? {
+        eprintln!("iotdest: warning: {w}");
+    }
     let map = crate::output::legacy::geolocation_map(&geo, &ips);
     crate::output::pyfmt::write_json(&a.output, &map, 2)?;
     eprintln!(

@@ -113,10 +113,12 @@ pub fn export_dataset(
     out: &Path,
     only: &dyn Fn(&PartitionKey) -> bool,
     rules: &RuleArgs,
-    geo_db: Option<&Path>,
+    geo_db: &[PathBuf],
     memory_limit: usize,
 ) -> anyhow::Result<usize> {
-    let geo = geo_db.map(|db| Geo::open(Some(db), None)).transpose()?;
+    let geo = (!geo_db.is_empty())
+        .then(|| Geo::open_all(geo_db, &[]))
+        .transpose()?;
     for_each_month(
         dataset,
         rules,
@@ -145,9 +147,10 @@ pub struct ExportArgs {
     /// Only this device (repeatable).
     #[arg(long = "device", value_name = "NAME")]
     pub devices: Vec<String>,
-    /// Country database: (re)locate every IP and always write geolocation.json.
+    /// Country database (repeatable; any layout `analyze --geo-db` takes): (re)locate every IP
+    /// and always write geolocation.json.
     #[arg(long, value_name = "FILE")]
-    pub geo_db: Option<PathBuf>,
+    pub geo_db: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
@@ -166,7 +169,7 @@ pub fn run_export(a: ExportArgs) -> anyhow::Result<Outcome> {
         &a.out,
         &device_filter(&a.devices),
         &a.rules,
-        a.geo_db.as_deref(),
+        &a.geo_db,
         a.memory.memory_limit,
     )?;
     eprintln!(
@@ -223,10 +226,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
         let report = report?;
         run_analysis(&AnalysisRequest {
             dataset: &scratch_dataset,
-            geo: &GeoArgs {
-                geo_db: None,
-                asn_db: None,
-            },
+            geo: &GeoArgs::default(),
             rules: &a.rules,
             lookback: 86_400,
             threads: default_threads(),
@@ -733,7 +733,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             &legacy_out,
             &only,
             &a.rules,
-            a.geo.geo_db.as_deref(),
+            &a.geo.geo_db,
             a.memory.memory_limit,
         )?
     };

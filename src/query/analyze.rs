@@ -72,6 +72,9 @@ pub struct AnalyzeSummary {
     pub rows: BTreeMap<String, u64>,
     /// Device-months that failed, with the reason (their previous analysis stays in place).
     pub failures: Vec<String>,
+    /// Things the user should know that did not stop the run (a database file that matched
+    /// none of the dataset's public IPs while another file for the same question did).
+    pub warnings: Vec<String>,
 }
 
 /// Progress reports, in the order they happen.
@@ -467,6 +470,64 @@ fn stale(
 
 /// Months of `dataset` (all shards) whose analysis is missing or out of date for `opts`, without
 /// analysing anything: what a worker waits on before it writes a report of the whole dataset.
+/// How many distinct public IPs the database check looks at.
+const IP_SAMPLE: usize = 5_000;
+
+/// Up to `IP_SAMPLE` distinct Internet IPs of the flows of `months` (the remote-IP column only),
+/// to check the IP databases against before anything is written.
+async fn public_ip_sample(
+    dataset: &Location,
+    months: &BTreeSet<Month>,
+    memory_limit: usize,
+) -> Result<Vec<std::net::IpAddr>> {
+    let runtime = session::runtime(memory_limit, None, dataset)?;
+    let ctx = session::open(
+        dataset,
+        &runtime,
+        Arc::new(Geo::default()),
+        Arc::new(
+            crate::classify::devices::Devices::new(
+                crate::classify::Classifier::new(crate::classify::Rules::default()),
+                None,
+                None,
+                None,
+            )
+            .map_err(|e| DataFusionError::External(Box::new(e)))?,
+        ),
+        1,
+        true,
+        false,
+    )
+    .await?;
+    let filter: Vec<String> = months
+        .iter()
+        .map(|(y, m)| format!("(year = '{y:04}' AND month = '{m:02}')"))
+        .collect();
+    let sql = format!(
+        "SELECT DISTINCT remote_ip FROM flows WHERE {} ORDER BY remote_ip",
+        filter.join(" OR ")
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let col = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)?;
+        let Some(a) = col.as_any().downcast_ref::<datafusion::arrow::array::StringArray>() else {
+            continue;
+        };
+        out.extend(
+            a.iter()
+                .flatten()
+                .filter_map(|s| s.parse().ok())
+                .filter(|ip| crate::classify::geo::scope_of(*ip) == "internet"),
+        );
+        if out.len() >= IP_SAMPLE {
+            out.truncate(IP_SAMPLE);
+            break;
+        }
+    }
+    Ok(out)
+}
+
 pub fn pending_months(dataset: &Location, opts: &AnalyzeOptions) -> Result<Vec<Month>> {
     let (_, todo) = stale(dataset, opts, &config_lines(opts))?;
     Ok(todo.iter().map(|t| t.plan.month).collect())
@@ -505,6 +566,13 @@ pub async fn analyze(
             summary.months_removed.push(month);
             state_file(&analysis, month).delete().map_err(store_error)?;
         }
+    }
+    if !todo.is_empty() && geo.sources().next().is_some() {
+        let months: BTreeSet<Month> = todo.iter().map(|t| t.plan.month).collect();
+        let ips = public_ip_sample(dataset, &months, opts.memory_limit).await?;
+        summary.warnings = geo
+            .check_against(&ips)
+            .map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     }
     if !todo.is_empty() {
         let spill = staging.join(format!("{}-spill", std::process::id()));

@@ -1,7 +1,6 @@
 //! `asn(ip)`, `as_org(ip)`, `country_iso(ip)`, `country_name(ip)`, `ip_scope(ip)`: look-ups in
 //! the MaxMind-format databases opened once per session (null without a database or a match).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use datafusion::logical_expr::ScalarUDF;
@@ -37,44 +36,9 @@ pub fn country_name(geo: Arc<Geo>) -> ScalarUDF {
     })
 }
 
-/// `internet`, `local` (private, link-local, ULA, loopback, CGNAT, unspecified) or `multicast`
-/// (multicast and broadcast); null for text that is not an IP.
+/// See `classify::geo::scope_of`.
 pub fn ip_scope_of(ip: &str) -> Option<&'static str> {
-    let ip: IpAddr = ip.parse().ok()?;
-    let scope = match ip {
-        IpAddr::V4(v4) => {
-            if v4.is_multicast() || v4.is_broadcast() {
-                "multicast"
-            } else if v4.is_private()
-                || v4.is_link_local()
-                || v4.is_loopback()
-                || v4.is_unspecified()
-                || {
-                    let o = v4.octets();
-                    o[0] == 100 && (o[1] & 0xc0) == 64
-                }
-            {
-                "local"
-            } else {
-                "internet"
-            }
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            if v6.is_multicast() {
-                "multicast"
-            } else if v6.is_loopback()
-                || v6.is_unspecified()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-            {
-                "local"
-            } else {
-                "internet"
-            }
-        }
-    };
-    Some(scope)
+    ip.parse().ok().map(crate::classify::geo::scope_of)
 }
 
 pub fn ip_scope() -> ScalarUDF {
