@@ -16,14 +16,6 @@ use super::party::{Classifier, DeviceContext};
 pub enum DevicesError {
     #[error("cannot read {path}: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("{path}: manufacturer {name:?} (device {device:?}) is not in the rules")]
-    UnknownManufacturer {
-        path: PathBuf,
-        device: String,
-        name: String,
-    },
-    #[error("--manufacturer {0:?} is not in the rules")]
-    UnknownDefault(String),
 }
 
 /// How devices are tied to manufacturers.
@@ -55,7 +47,7 @@ pub fn read_suffix_file(path: &Path) -> Result<Vec<String>, std::io::Error> {
 
 impl Devices {
     pub fn new(
-        classifier: Classifier,
+        mut classifier: Classifier,
         devices_file: Option<&Path>,
         default_manufacturer: Option<&str>,
         first_party_dir: Option<&Path>,
@@ -81,24 +73,16 @@ impl Devices {
                 if device.is_empty() || name.is_empty() {
                     continue;
                 }
-                let i = classifier.manufacturer_index(name).ok_or_else(|| {
-                    DevicesError::UnknownManufacturer {
-                        path: path.to_path_buf(),
-                        device: device.to_string(),
-                        name: name.to_string(),
-                    }
-                })?;
+                // A maker the rules do not know is added (no domains of its own):
+                // `first-party-name` and every other rule still apply to it.
+                let i = classifier.ensure_manufacturer(name);
                 explicit.insert(device.to_string(), i);
             }
         }
-        let default = match default_manufacturer {
-            Some(n) => Some(
-                classifier
-                    .manufacturer_index(n)
-                    .ok_or_else(|| DevicesError::UnknownDefault(n.to_string()))?,
-            ),
-            None => None,
-        };
+        let default = default_manufacturer
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| classifier.ensure_manufacturer(n));
         Ok(Devices {
             classifier,
             explicit,

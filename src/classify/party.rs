@@ -7,11 +7,19 @@
 //!    `first-party-file`: a user's `first_party_domains.txt` suffix matches;
 //!    `first-party-platform`: an IoT platform owned by the group (AWS IoT for an Amazon device);
 //!    `first-party-provider`: infrastructure owned by the group (CloudFront for an Amazon device).
+//!    `first-party-name`: a domain no rule knows whose registrable label or a host label is the
+//!    maker's name or a distinctive alias (so makers absent from the rules still get their own
+//!    domains); `first-party-asn`: a bare IP (no name attributed) on an AS the device's own group
+//!    operates.
 //! 2. Platform-party — `platform`: the host matches an IoT platform pattern.
-//! 3. Support-party — `support-domain`: the host is a provider's; `support-cname`: the domain is
-//!    unknown to every rule and its CNAME chain ends at a provider; `asn`: the domain is unknown
-//!    (or there is only an IP) and the IP's AS organisation is a provider's.
+//! 3. Support-party — `support-domain`: the host is a provider's (CDN, cloud, NTP, DNS, CA,
+//!    connectivity check); `asn`: a bare IP (no name attributed) whose AS is a provider's, by AS
+//!    number first, else by organisation name (whole words).
 //! 4. Third-party — `tracker`, `other-manufacturer` (another maker's domain), or `unknown`.
+//!
+//! Who operates a service decides its party, not who hosts it: a domain is classified by its
+//! owner. Its CNAME end and its IP's AS are kept as evidence (`cname`, `asn`, `as_org` columns)
+//! but make no domain Support-party; they speak only for bare IPs.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -70,6 +78,111 @@ pub struct Classifier {
     root: Vec<usize>,
     /// Domain → manufacturer index (first listing wins).
     domain_owner: HashMap<String, usize>,
+    /// Per group root: the name tokens of `first-party-name` (see `name_tokens`).
+    group_tokens: HashMap<usize, Vec<String>>,
+}
+
+/// Lower-case ASCII alphanumerics of `s` (`Harman Kardon` → `harmankardon`).
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Shortest maker token compared with a whole label (`tcl`, `jbl`).
+const NAME_MIN: usize = 3;
+/// Shortest maker token that may start a longer registrable label (`wyze` → `wyzecam`).
+const NAME_PREFIX_MIN: usize = 4;
+/// Shortest device-name alias used as a domain token (aliases such as `echo` or `hue` are
+/// words too common in host names to mean the maker).
+const ALIAS_MIN: usize = 6;
+
+/// Tokens of `first-party-name` for one maker: the folded name, each folded word of it of at
+/// least `NAME_PREFIX_MIN` characters, and aliases of at least `ALIAS_MIN` characters.
+fn name_tokens(name: &str, aliases: &[String]) -> Vec<String> {
+    let mut out = vec![fold(name)];
+    out.extend(
+        name.split(|c: char| !c.is_ascii_alphanumeric())
+            .map(fold)
+            .filter(|w| w.len() >= NAME_PREFIX_MIN),
+    );
+    out.extend(aliases.iter().filter(|a| a.len() >= ALIAS_MIN).cloned());
+    out.retain(|t| t.len() >= NAME_MIN);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Words of an AS organisation or pattern: lower-case, split on anything but letters, digits,
+/// `-` and `&` (so a handle such as `GOOGLE-FIBER` stays one word).
+fn as_words(s: &str) -> Vec<String> {
+    s.to_ascii_lowercase()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '&'))
+        .map(|w| w.trim_matches('-'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Parts of a handle that qualify it without changing whose it is: digits (`AMAZON-02`,
+/// `ORACLE-BMC-31898`), `as`/`asn`/`asnN`, and two-letter region or country codes (`AS-CHOOPA`,
+/// `TENCENT-NET-AP`, `US-NATIONAL-…`).
+fn qualifier(part: &str) -> bool {
+    part.len() <= 2
+        || part.bytes().all(|b| b.is_ascii_digit())
+        || part == "as"
+        || (part.starts_with("asn") && part[3..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Words of a company name that only give its legal form or country.
+fn legal_form(word: &str) -> bool {
+    matches!(
+        word,
+        "inc" | "llc" | "ltd" | "co" | "corp" | "corporation" | "company" | "limited" | "gmbh"
+            | "bv" | "b" | "v" | "nv" | "sa" | "sas" | "sarl" | "ag" | "pte" | "plc" | "srl"
+            | "spa" | "kk" | "oy" | "ab" | "pty" | "lp" | "llp" | "se"
+    ) || word.len() == 2
+}
+
+/// A word of an organisation equals a pattern word, or is a hyphenated handle holding it
+/// with qualifiers only around it.
+fn word_matches(word: &str, pat: &str) -> bool {
+    if word == pat {
+        return true;
+    }
+    let (w, p): (Vec<&str>, Vec<&str>) = (word.split('-').collect(), pat.split('-').collect());
+    if p.len() > w.len() {
+        return false;
+    }
+    (0..=w.len() - p.len()).any(|i| {
+        w[i..i + p.len()] == p[..]
+            && w[..i].iter().all(|x| qualifier(x))
+            && w[i + p.len()..].iter().all(|x| qualifier(x))
+    })
+}
+
+/// Whether an AS organisation string names the pattern, by whole words: a pattern of several
+/// words is a consecutive run of the organisation's words; a one-word pattern is the whole
+/// organisation (a handle, qualifiers allowed) or its first word followed by legal-form or
+/// country words only. `GOOGLE` matches `GOOGLE`, `Google LLC`, but not `GOOGLE-FIBER` or
+/// `Google Fiber Inc.`. RIR-style `HANDLE - Name CC` strings are tried part by part.
+pub fn as_org_names(as_org: &str, pattern: &str) -> bool {
+    let pat = as_words(pattern);
+    if pat.is_empty() {
+        return false;
+    }
+    as_org.split(" - ").any(|part| {
+        let org = as_words(part);
+        if org.len() < pat.len() {
+            return false;
+        }
+        if pat.len() > 1 {
+            return (0..=org.len() - pat.len())
+                .any(|i| org[i..i + pat.len()].iter().zip(&pat).all(|(w, p)| word_matches(w, p)));
+        }
+        word_matches(&org[0], &pat[0]) && org[1..].iter().all(|w| legal_form(w))
+    })
 }
 
 /// Whole-string glob: `*` matches any run of characters (dots included).
@@ -100,10 +213,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 fn as_org_matches(p: &Provider, as_org: &str) -> bool {
-    let org = as_org.to_ascii_lowercase();
-    p.as_org_patterns
-        .iter()
-        .any(|pat| org.contains(pat.as_str()))
+    p.as_org_patterns.iter().any(|pat| as_org_names(as_org, pat))
 }
 
 impl Classifier {
@@ -136,12 +246,78 @@ impl Classifier {
                 domain_owner.entry(d.clone()).or_insert(i);
             }
         }
-        Classifier {
+        let mut c = Classifier {
             rules,
             by_name,
             root,
             domain_owner,
+            group_tokens: HashMap::new(),
+        };
+        c.index_tokens();
+        c
+    }
+
+    fn index_tokens(&mut self) {
+        let mut tokens: HashMap<usize, Vec<String>> = HashMap::new();
+        for (i, m) in self.rules.manufacturers.iter().enumerate() {
+            tokens
+                .entry(self.root[i])
+                .or_default()
+                .extend(name_tokens(&m.name, &m.aliases));
         }
+        for t in tokens.values_mut() {
+            t.sort();
+            t.dedup();
+        }
+        self.group_tokens = tokens;
+    }
+
+    /// The index of manufacturer `name`, adding a maker the rules do not know (its own group,
+    /// no domains: `first-party-name` and the other rules still apply).
+    pub fn ensure_manufacturer(&mut self, name: &str) -> usize {
+        if let Some(i) = self.manufacturer_index(name) {
+            return i;
+        }
+        // A brand written as one of a maker's aliases (`Harman Kardon` → Harman).
+        let folded = fold(name);
+        if let Some(i) = self
+            .rules
+            .manufacturers
+            .iter()
+            .position(|m| !folded.is_empty() && m.aliases.contains(&folded))
+        {
+            return i;
+        }
+        let name = name.trim().to_string();
+        let i = self.rules.manufacturers.len();
+        self.rules.manufacturers.push(super::rules::Manufacturer {
+            name: name.clone(),
+            parent: None,
+            aliases: Vec::new(),
+            domains: Vec::new(),
+        });
+        self.by_name.insert(name.to_ascii_lowercase(), i);
+        self.root.push(i);
+        self.index_tokens();
+        i
+    }
+
+    /// Whether `host`'s registrable label, or another label of it, names the group's maker.
+    fn names_group(&self, group: usize, host: &str) -> bool {
+        let Some(tokens) = self.group_tokens.get(&group) else {
+            return false;
+        };
+        let Some(split) = super::domain::split(host) else {
+            return false;
+        };
+        let sld = fold(split.sld);
+        let sub = host.len().saturating_sub(split.registrable.len());
+        let labels: Vec<String> = host[..sub].split('.').map(fold).filter(|l| !l.is_empty()).collect();
+        tokens.iter().any(|t| {
+            sld == *t
+                || (t.len() >= NAME_PREFIX_MIN && sld.starts_with(t.as_str()))
+                || labels.iter().any(|l| l == t)
+        })
     }
 
     pub fn rules(&self) -> &Rules {
@@ -226,20 +402,15 @@ impl Classifier {
             .find(|p| p.domains.iter().any(|d| host_matches_suffix(host, d)))
     }
 
-    fn provider_of_cname(&self, cname: &str) -> Option<&Provider> {
-        self.rules.providers.iter().find(|p| {
-            p.cname_suffixes
-                .iter()
-                .chain(p.domains.iter())
-                .any(|d| host_matches_suffix(cname, d))
-        })
-    }
-
-    fn provider_of_as(&self, as_org: &str) -> Option<&Provider> {
-        self.rules
-            .providers
-            .iter()
-            .find(|p| as_org_matches(p, as_org))
+    /// The provider operating an AS: by number first, else by organisation name.
+    fn provider_of_as(&self, asn: Option<u32>, as_org: Option<&str>) -> Option<&Provider> {
+        if let Some(n) = asn {
+            if let Some(p) = self.rules.providers.iter().find(|p| p.as_numbers.contains(&n)) {
+                return Some(p);
+            }
+        }
+        let org = as_org.map(str::trim).filter(|s| !s.is_empty())?;
+        self.rules.providers.iter().find(|p| as_org_matches(p, org))
     }
 
     fn tracker_of(&self, host: &str) -> Option<&super::rules::Tracker> {
@@ -272,13 +443,15 @@ impl Classifier {
     }
 
     /// Classifies one destination: `host` is the attributed domain, or the IP when the flow
-    /// stayed unattributed; `cname` the end of its CNAME chain; `as_org` its IP's AS org.
+    /// stayed unattributed; `cname` the end of its CNAME chain (evidence only); `as_org` and
+    /// `asn` its IP's AS organisation and number (used for bare IPs).
     pub fn classify(
         &self,
         dev: &DeviceContext,
         host: &str,
-        cname: Option<&str>,
+        _cname: Option<&str>,
         as_org: Option<&str>,
+        asn: Option<u32>,
     ) -> Verdict {
         let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
         let is_ip = host.parse::<IpAddr>().is_ok();
@@ -325,13 +498,18 @@ impl Classifier {
         }
         let tracker = if is_ip { None } else { self.tracker_of(&host) };
         let known = maker.is_some() || tracker.is_some();
-        if !known {
-            if let Some(c) = cname.map(|c| c.trim().trim_end_matches('.').to_ascii_lowercase()) {
-                if self.provider_of_cname(&c).is_some() {
-                    return verdict(Category::Support, "support-cname");
+        if !known && !is_ip {
+            if let Some(g) = group {
+                if self.names_group(g, &host) {
+                    return verdict(Category::First, "first-party-name");
                 }
             }
-            if as_org.and_then(|a| self.provider_of_as(a)).is_some() {
+        }
+        if is_ip {
+            if let Some(p) = self.provider_of_as(asn, as_org) {
+                if in_group(&p.owner) {
+                    return verdict(Category::First, "first-party-asn");
+                }
                 return verdict(Category::Support, "asn");
             }
         }

@@ -4,7 +4,8 @@
 //! List cells use `;` between items. Files: `manufacturers.csv`
 //! (`manufacturer,parent,aliases,domains,source`), `platforms.csv`
 //! (`platform,owner,pattern,source`), `providers.csv`
-//! (`provider,kind,owner,domains,cname_suffixes,as_org_patterns,source`), `trackers.csv`
+//! (`provider,kind,owner,domains,cname_suffixes,as_org_patterns,as_numbers,source`; the
+//! `as_numbers` column may be absent in a user's file), `trackers.csv`
 //! (`domain,owner,kind,source`).
 
 use std::path::{Path, PathBuf};
@@ -57,8 +58,10 @@ pub struct Provider {
     pub owner: String,
     pub domains: Vec<String>,
     pub cname_suffixes: Vec<String>,
-    /// Lower-case substrings of AS organisation names.
+    /// AS organisation names or handles, matched by whole words (see `party::as_org_matches`).
     pub as_org_patterns: Vec<String>,
+    /// AS numbers the provider operates (matched before any name).
+    pub as_numbers: Vec<u32>,
 }
 
 /// A tracking/analytics/advertising zone.
@@ -110,6 +113,8 @@ struct ProviderRow {
     cname_suffixes: String,
     #[serde(default)]
     as_org_patterns: String,
+    #[serde(default)]
+    as_numbers: String,
 }
 
 #[derive(Deserialize)]
@@ -229,15 +234,31 @@ impl Rules {
             .collect();
         let providers = parse::<ProviderRow>("providers.csv", providers)?
             .into_iter()
-            .map(|r| Provider {
-                name: r.provider,
-                kind: r.kind,
-                owner: r.owner,
-                domains: list(&r.domains),
-                cname_suffixes: list(&r.cname_suffixes),
-                as_org_patterns: list(&r.as_org_patterns),
+            .enumerate()
+            .map(|(i, r)| {
+                let as_numbers = r
+                    .as_numbers
+                    .split(';')
+                    .map(|s| s.trim().trim_start_matches("AS").trim_start_matches("as"))
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<u32>().map_err(|_| RulesError::Invalid {
+                            file: "providers.csv".into(),
+                            message: format!("row {}: AS number {s:?} is not a number", i + 2),
+                        })
+                    })
+                    .collect::<Result<Vec<u32>, _>>()?;
+                Ok(Provider {
+                    name: r.provider,
+                    kind: r.kind,
+                    owner: r.owner,
+                    domains: list(&r.domains),
+                    cname_suffixes: list(&r.cname_suffixes),
+                    as_org_patterns: list(&r.as_org_patterns),
+                    as_numbers,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, RulesError>>()?;
         let trackers = parse::<TrackerRow>("trackers.csv", trackers)?
             .into_iter()
             .map(|r| Tracker {

@@ -575,7 +575,7 @@ pub fn run_classify(a: ClassifyArgs) -> anyhow::Result<Outcome> {
     for d in domains {
         let host = d.trim().trim_end_matches('.').to_ascii_lowercase();
         let split = domain::split(&host);
-        let v = devices.classifier().classify(&ctx, &host, None, None);
+        let v = devices.classifier().classify(&ctx, &host, None, None, None);
         w.write_record([
             d.as_str(),
             split.as_ref().map_or("", |s| s.registrable),

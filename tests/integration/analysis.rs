@@ -355,7 +355,8 @@ fn attribution_order_lookback_fallbacks_and_as_classification() {
             d["reason"].as_str(),
             d["organization"].as_str()
         ),
-        ("Support-party", "asn", "AMAZON-02")
+        // echo_dot is an Amazon device and AMAZON-02 is its group's own AS.
+        ("First-party", "first-party-asn", "AMAZON-02")
     );
     assert_eq!(
         (
@@ -377,7 +378,8 @@ fn attribution_order_lookback_fallbacks_and_as_classification() {
             d["reason"].as_str(),
             d["registrable_domain"].as_str()
         ),
-        ("Support-party", "support-cname", "unknownvendor.io")
+        // A CDN in front of a service does not make it Support-party: by its owner, unknown.
+        ("Third-party", "unknown", "unknownvendor.io")
     );
     let d = by(&dest, "destination", "new.example.com");
     assert_eq!(

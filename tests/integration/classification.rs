@@ -1,6 +1,7 @@
 //! The classification table: every case in `tests/data/classification_cases.csv` (device
-//! manufacturer, domain, CNAME end, AS organisation) gets its expected category and reason from
-//! the built-in rules.
+//! manufacturer, domain, CNAME end, AS organisation, AS number) gets its expected category and
+//! reason from the built-in rules. A manufacturer the rules do not know is added the way a
+//! devices file or `--manufacturer` adds it.
 
 use iotdest::classify::{Classifier, DeviceContext, Rules};
 
@@ -8,7 +9,7 @@ use super::common::root;
 
 #[test]
 fn classification_table() {
-    let c = Classifier::new(Rules::embedded().expect("built-in rules load"));
+    let mut c = Classifier::new(Rules::embedded().expect("built-in rules load"));
     let path = root()
         .join("tests")
         .join("data")
@@ -21,11 +22,12 @@ fn classification_table() {
             .position(|h| h == n)
             .unwrap_or_else(|| panic!("column {n}"))
     };
-    let (im, id, ic, ia, ie, ir, inote) = (
+    let (im, id, ic, ia, inum, ie, ir, inote) = (
         idx("manufacturer"),
         idx("domain"),
         idx("cname"),
         idx("as_org"),
+        idx("asn"),
         idx("expected_category"),
         idx("expected_reason"),
         idx("note"),
@@ -40,17 +42,15 @@ fn classification_table() {
         let manufacturer = if maker.is_empty() {
             None
         } else {
-            Some(
-                c.manufacturer_index(maker)
-                    .unwrap_or_else(|| panic!("case {n}: manufacturer {maker:?} not in rules")),
-            )
+            Some(c.ensure_manufacturer(maker))
         };
         let ctx = DeviceContext {
             manufacturer,
             first_party_suffixes: vec![],
         };
         let opt = |i: usize| rec.get(i).filter(|s| !s.is_empty());
-        let v = c.classify(&ctx, rec.get(id).unwrap(), opt(ic), opt(ia));
+        let asn = opt(inum).map(|s| s.parse::<u32>().expect("asn is a number"));
+        let v = c.classify(&ctx, rec.get(id).unwrap(), opt(ic), opt(ia), asn);
         reasons.insert(v.reason);
         if v.category.name() != rec.get(ie).unwrap() || v.reason != rec.get(ir).unwrap() {
             failures.push(format!(
@@ -79,8 +79,9 @@ fn classification_table() {
         "first-party-provider",
         "platform",
         "support-domain",
-        "support-cname",
         "asn",
+        "first-party-name",
+        "first-party-asn",
         "tracker",
         "other-manufacturer",
         "unknown",
@@ -96,7 +97,7 @@ fn first_party_file_and_device_names() {
         manufacturer: None,
         first_party_suffixes: vec!["myvendor.io".into()],
     };
-    let v = c.classify(&ctx, "api.myvendor.io", None, None);
+    let v = c.classify(&ctx, "api.myvendor.io", None, None, None);
     assert_eq!(
         (v.category.name(), v.reason),
         ("First-party", "first-party-file")
@@ -182,8 +183,22 @@ fn rules_override_and_devices_file() {
         ok && out.lines().count() == 2 && out.contains("x.acme-iot.io,"),
         "{out}"
     );
-    // A devices file naming a manufacturer the rules lack is a clear configuration error.
+    // A devices file naming a manufacturer the rules lack is accepted: its own name marks its
+    // domains (`first-party-name`), everything else follows the usual rules.
     std::fs::write(&devices, "device,manufacturer\nlab_unit_7,Nobody Inc\n").unwrap();
-    let (ok, _, err) = classify(&["--device", "lab_unit_7"], "a.example\n");
-    assert!(!ok && err.contains("Nobody Inc"), "{err}");
+    let (ok, out, err) = classify(
+        &["--device", "lab_unit_7"],
+        "api.nobody.io\nd1.cloudfront.net\n",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("api.nobody.io,nobody.io,nobody,io,First-party,")
+            && out.contains(",first-party-name"),
+        "{out}"
+    );
+    assert!(out.contains("d1.cloudfront.net,cloudfront.net,cloudfront,net,Support-party,"), "{out}");
+    // The same with --manufacturer only.
+    std::fs::write(&devices, "device,manufacturer\n").unwrap();
+    let (ok, out, err) = classify(&["--manufacturer", "Harman Kardon"], "eu.harmankardon.de\n");
+    assert!(ok && out.contains(",First-party,") && out.contains("first-party-name"), "{err}{out}");
 }

@@ -10,7 +10,8 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 
 /// A UDF result value.
@@ -76,10 +77,29 @@ impl TextUdf {
         out: OutType,
         f: impl Fn(&[Option<&str>]) -> Out + Send + Sync + 'static,
     ) -> ScalarUDF {
+        Self::with_optional(name, arity, arity, out, f)
+    }
+
+    /// Like `new`, for `min..=max` arguments; absent trailing arguments reach `f` as None.
+    pub fn with_optional(
+        name: &str,
+        min: usize,
+        max: usize,
+        out: OutType,
+        f: impl Fn(&[Option<&str>]) -> Out + Send + Sync + 'static,
+    ) -> ScalarUDF {
+        let signature = if min == max {
+            Signature::any(max, Volatility::Immutable)
+        } else {
+            Signature::one_of(
+                (min..=max).map(TypeSignature::Any).collect(),
+                Volatility::Immutable,
+            )
+        };
         ScalarUDF::new_from_impl(TextUdf {
             name: name.to_string(),
-            signature: Signature::any(arity, Volatility::Immutable),
-            arity,
+            signature,
+            arity: max,
             out,
             f: Arc::new(f),
         })

@@ -1,4 +1,4 @@
-//! `classify_party(device, host, cname, as_org)`, `party_reason(…)` (same arguments),
+//! `classify_party(device, host, cname, as_org[, asn])`, `party_reason(…)` (same arguments),
 //! `organization(host, as_org)`, `iot_platform(host)`, `manufacturer(device)`.
 
 use std::sync::Arc;
@@ -13,18 +13,24 @@ fn verdict(ctx: &dyn DeviceContexts, a: &[Option<&str>]) -> Option<crate::classi
     let host = a[1]?;
     Some(
         ctx.classifier()
-            .classify(&ctx.context(device), host, a[2], a[3]),
+            .classify(
+                &ctx.context(device),
+                host,
+                a[2],
+                a[3],
+                a.get(4).copied().flatten().and_then(|n| n.trim().parse().ok()),
+            ),
     )
 }
 
 pub fn classify_party(ctx: Arc<dyn DeviceContexts>) -> ScalarUDF {
-    TextUdf::new("classify_party", 4, OutType::Text, move |a| {
+    TextUdf::with_optional("classify_party", 4, 5, OutType::Text, move |a| {
         Out::Text(verdict(ctx.as_ref(), a).map(|v| v.category.name().to_string()))
     })
 }
 
 pub fn party_reason(ctx: Arc<dyn DeviceContexts>) -> ScalarUDF {
-    TextUdf::new("party_reason", 4, OutType::Text, move |a| {
+    TextUdf::with_optional("party_reason", 4, 5, OutType::Text, move |a| {
         Out::Text(verdict(ctx.as_ref(), a).map(|v| v.reason.to_string()))
     })
 }
