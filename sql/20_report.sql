@@ -3,7 +3,7 @@
 -- Inputs: destinations, ips, platforms, summary (the small analysis tables; the report never
 --         reads raw partitions or flows).
 -- Outputs: views report_party, report_orgs, report_countries, report_domains,
---          report_platforms, report_quality.
+--          report_platforms, report_quality, report_geo.
 
 -- Destinations and bytes per party class.
 CREATE VIEW report_party AS
@@ -47,3 +47,16 @@ SELECT device, year, month, captures, captures_with_errors, packets,
        internet_bytes AS bytes,
        internet_bytes_unattributed AS bytes_unattributed
 FROM summary;
+
+-- Internet IPs and their bytes, and those with a country and with an AS (from the databases
+-- given to analyze: --geo-db, --asn-db).
+CREATE VIEW report_geo AS
+SELECT device, year, month,
+       count(*) AS ips,
+       sum(CASE WHEN country_iso IS NOT NULL THEN 1 ELSE 0 END) AS ips_country,
+       sum(CASE WHEN asn IS NOT NULL OR as_org IS NOT NULL THEN 1 ELSE 0 END) AS ips_as,
+       sum(bytes) AS ip_bytes,
+       sum(CASE WHEN country_iso IS NOT NULL THEN bytes ELSE 0 END) AS bytes_country,
+       sum(CASE WHEN asn IS NOT NULL OR as_org IS NOT NULL THEN bytes ELSE 0 END) AS bytes_as
+FROM ips
+GROUP BY device, year, month;

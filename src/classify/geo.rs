@@ -106,7 +106,8 @@ const COUNTRY_PATHS: &[&[&str]] = &[
     &["registered_country", "iso_code"],
     &["country_iso_code"],
 ];
-const COUNTRY_NAME_PATHS: &[&[&str]] = &[&["country", "names", "en"], &["country"], &["country_name"]];
+const COUNTRY_NAME_PATHS: &[&[&str]] =
+    &[&["country", "names", "en"], &["country"], &["country_name"]];
 const ASN_PATHS: &[&[&str]] = &[&["autonomous_system_number"], &["asn"], &["as_number"]];
 const AS_ORG_PATHS: &[&[&str]] = &[
     &["autonomous_system_organization"],
@@ -131,6 +132,16 @@ fn number_at(r: &maxminddb::LookupResult<'_, Vec<u8>>, path: &[&str]) -> Option<
     let p = elems(path);
     if let Ok(Some(n)) = r.decode_path::<u32>(&p) {
         return Some(n);
+    }
+    // Writers differ in the integer type they store (uint32, uint64, int32, even double).
+    if let Ok(Some(n)) = r.decode_path::<u64>(&p) {
+        return u32::try_from(n).ok();
+    }
+    if let Ok(Some(n)) = r.decode_path::<i64>(&p) {
+        return u32::try_from(n).ok();
+    }
+    if let Ok(Some(f)) = r.decode_path::<f64>(&p) {
+        return (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32);
     }
     let s = r.decode_path::<String>(&p).ok().flatten()?;
     let t = s.trim();
@@ -165,7 +176,9 @@ impl Mmdb {
             for item in iter.take(LAYOUT_SAMPLE) {
                 let Ok(r) = item else { break };
                 if keys.is_empty() {
-                    if let Ok(Some(m)) = r.decode::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>() {
+                    if let Ok(Some(m)) =
+                        r.decode::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>()
+                    {
                         keys = m.into_keys().collect();
                     }
                 }
@@ -182,10 +195,16 @@ impl Mmdb {
                         .find(|p| text_at(&r, p).is_some_and(|s| !is_code(&s)));
                 }
                 if layout.asn.is_none() {
-                    layout.asn = ASN_PATHS.iter().copied().find(|p| number_at(&r, p).is_some());
+                    layout.asn = ASN_PATHS
+                        .iter()
+                        .copied()
+                        .find(|p| number_at(&r, p).is_some());
                 }
                 if layout.as_org.is_none() {
-                    layout.as_org = AS_ORG_PATHS.iter().copied().find(|p| text_at(&r, p).is_some());
+                    layout.as_org = AS_ORG_PATHS
+                        .iter()
+                        .copied()
+                        .find(|p| text_at(&r, p).is_some());
                 }
                 if layout.country.is_some() && layout.asn.is_some() && layout.as_org.is_some() {
                     break;
@@ -215,7 +234,11 @@ impl Mmdb {
 
     fn asn(&self, ip: IpAddr) -> Option<AsInfo> {
         let r = self.lookup(ip)?;
-        let number = self.layout.asn.and_then(|p| number_at(&r, p)).filter(|&n| n != 0);
+        let number = self
+            .layout
+            .asn
+            .and_then(|p| number_at(&r, p))
+            .filter(|&n| n != 0);
         let organization = self.layout.as_org.and_then(|p| text_at(&r, p));
         (number.is_some() || organization.is_some()).then_some(AsInfo {
             number,
@@ -307,17 +330,14 @@ fn open_source(path: &Path, need: Need) -> Result<Source, GeoError> {
         let (layout, keys) = Mmdb::detect(&reader);
         let found = match need {
             Need::Country => layout.country.map(|p| p.join(".")),
-            Need::Asn => layout
-                .asn
-                .or(layout.as_org)
-                .map(|_| {
-                    [layout.asn, layout.as_org]
-                        .iter()
-                        .flatten()
-                        .map(|p| p.join("."))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }),
+            Need::Asn => layout.asn.or(layout.as_org).map(|_| {
+                [layout.asn, layout.as_org]
+                    .iter()
+                    .flatten()
+                    .map(|p| p.join("."))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
         };
         let Some(found) = found else {
             let expected = match need {
@@ -464,7 +484,8 @@ impl Geo {
                 .collect();
             if hits.iter().all(|&h| h == 0) {
                 let first = &list[0];
-                let names: Vec<String> = list.iter().map(|s| s.path.display().to_string()).collect();
+                let names: Vec<String> =
+                    list.iter().map(|s| s.path.display().to_string()).collect();
                 return Err(GeoError {
                     path: first.path.clone(),
                     message: format!(
@@ -512,10 +533,16 @@ mod tests {
         let p = dir.join("asn.csv");
         std::fs::write(&p, "1.0.0.0,1.0.0.255,13335,CLOUDFLARENET\n").unwrap();
         let e = Geo::open(Some(&p), None).err().unwrap();
-        assert!(e.to_string().contains("--geo-db needs country codes"), "{e}");
+        assert!(
+            e.to_string().contains("--geo-db needs country codes"),
+            "{e}"
+        );
         let g = Geo::open(None, Some(&p)).unwrap();
         assert_eq!(g.asn("1.0.0.7").unwrap().number, Some(13335));
-        assert!(g.check_against(&["1.0.0.7".parse().unwrap()]).unwrap().is_empty());
+        assert!(g
+            .check_against(&["1.0.0.7".parse().unwrap()])
+            .unwrap()
+            .is_empty());
         assert!(g.check_against(&["9.9.9.9".parse().unwrap()]).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }

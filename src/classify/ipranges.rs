@@ -236,7 +236,9 @@ impl RangeIndex {
     }
 
     pub fn org(&self, v: &RangeValue) -> Option<&str> {
-        v.org.and_then(|i| self.orgs.get(i as usize)).map(String::as_str)
+        v.org
+            .and_then(|i| self.orgs.get(i as usize))
+            .map(String::as_str)
     }
 }
 

@@ -139,9 +139,34 @@ fn qualifier(part: &str) -> bool {
 fn legal_form(word: &str) -> bool {
     matches!(
         word,
-        "inc" | "llc" | "ltd" | "co" | "corp" | "corporation" | "company" | "limited" | "gmbh"
-            | "bv" | "b" | "v" | "nv" | "sa" | "sas" | "sarl" | "ag" | "pte" | "plc" | "srl"
-            | "spa" | "kk" | "oy" | "ab" | "pty" | "lp" | "llp" | "se"
+        "inc"
+            | "llc"
+            | "ltd"
+            | "co"
+            | "corp"
+            | "corporation"
+            | "company"
+            | "limited"
+            | "gmbh"
+            | "bv"
+            | "b"
+            | "v"
+            | "nv"
+            | "sa"
+            | "sas"
+            | "sarl"
+            | "ag"
+            | "pte"
+            | "plc"
+            | "srl"
+            | "spa"
+            | "kk"
+            | "oy"
+            | "ab"
+            | "pty"
+            | "lp"
+            | "llp"
+            | "se"
     ) || word.len() == 2
 }
 
@@ -178,8 +203,12 @@ pub fn as_org_names(as_org: &str, pattern: &str) -> bool {
             return false;
         }
         if pat.len() > 1 {
-            return (0..=org.len() - pat.len())
-                .any(|i| org[i..i + pat.len()].iter().zip(&pat).all(|(w, p)| word_matches(w, p)));
+            return (0..=org.len() - pat.len()).any(|i| {
+                org[i..i + pat.len()]
+                    .iter()
+                    .zip(&pat)
+                    .all(|(w, p)| word_matches(w, p))
+            });
         }
         word_matches(&org[0], &pat[0]) && org[1..].iter().all(|w| legal_form(w))
     })
@@ -213,7 +242,9 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 fn as_org_matches(p: &Provider, as_org: &str) -> bool {
-    p.as_org_patterns.iter().any(|pat| as_org_names(as_org, pat))
+    p.as_org_patterns
+        .iter()
+        .any(|pat| as_org_names(as_org, pat))
 }
 
 impl Classifier {
@@ -312,7 +343,11 @@ impl Classifier {
         };
         let sld = fold(split.sld);
         let sub = host.len().saturating_sub(split.registrable.len());
-        let labels: Vec<String> = host[..sub].split('.').map(fold).filter(|l| !l.is_empty()).collect();
+        let labels: Vec<String> = host[..sub]
+            .split('.')
+            .map(fold)
+            .filter(|l| !l.is_empty())
+            .collect();
         tokens.iter().any(|t| {
             sld == *t
                 || (t.len() >= NAME_PREFIX_MIN && sld.starts_with(t.as_str()))
@@ -405,7 +440,12 @@ impl Classifier {
     /// The provider operating an AS: by number first, else by organisation name.
     fn provider_of_as(&self, asn: Option<u32>, as_org: Option<&str>) -> Option<&Provider> {
         if let Some(n) = asn {
-            if let Some(p) = self.rules.providers.iter().find(|p| p.as_numbers.contains(&n)) {
+            if let Some(p) = self
+                .rules
+                .providers
+                .iter()
+                .find(|p| p.as_numbers.contains(&n))
+            {
                 return Some(p);
             }
         }

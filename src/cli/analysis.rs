@@ -640,7 +640,12 @@ pub struct GeolocateArgs {
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
     /// Country database (repeatable; first match wins; any layout `analyze --geo-db` takes).
-    #[arg(long = "db", visible_alias = "geo-db", value_name = "FILE", required = true)]
+    #[arg(
+        long = "db",
+        visible_alias = "geo-db",
+        value_name = "FILE",
+        required = true
+    )]
     pub db: Vec<PathBuf>,
 }
 

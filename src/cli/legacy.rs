@@ -491,7 +491,9 @@ pub fn run_party(a: PartyArgs) -> anyhow::Result<Outcome> {
             };
             let mut m = LegacyMonth::default();
             for domain in json_names(&contacted) {
-                let v = devices.classifier().classify(&ctx, &domain, None, None, None);
+                let v = devices
+                    .classifier()
+                    .classify(&ctx, &domain, None, None, None);
                 let organization = info(&domain, "organization")
                     .or_else(|| Some(v.organization.clone()).filter(|o| o != "Unknown"))
                     .unwrap_or_else(|| export::UNIDENTIFIED.to_string());

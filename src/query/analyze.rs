@@ -510,8 +510,14 @@ async fn public_ip_sample(
     let batches = ctx.sql(&sql).await?.collect().await?;
     let mut out = Vec::new();
     for b in &batches {
-        let col = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)?;
-        let Some(a) = col.as_any().downcast_ref::<datafusion::arrow::array::StringArray>() else {
+        let col = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )?;
+        let Some(a) = col
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::StringArray>()
+        else {
             continue;
         };
         out.extend(

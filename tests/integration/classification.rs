@@ -196,9 +196,15 @@ fn rules_override_and_devices_file() {
             && out.contains(",first-party-name"),
         "{out}"
     );
-    assert!(out.contains("d1.cloudfront.net,cloudfront.net,cloudfront,net,Support-party,"), "{out}");
+    assert!(
+        out.contains("d1.cloudfront.net,cloudfront.net,cloudfront,net,Support-party,"),
+        "{out}"
+    );
     // The same with --manufacturer only.
     std::fs::write(&devices, "device,manufacturer\n").unwrap();
     let (ok, out, err) = classify(&["--manufacturer", "Harman Kardon"], "eu.harmankardon.de\n");
-    assert!(ok && out.contains(",First-party,") && out.contains("first-party-name"), "{err}{out}");
+    assert!(
+        ok && out.contains(",First-party,") && out.contains("first-party-name"),
+        "{err}{out}"
+    );
 }

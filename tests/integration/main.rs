@@ -11,6 +11,7 @@ mod dataset;
 mod differential;
 mod golden;
 mod hostile;
+mod ipdb;
 mod legacy;
 mod monthwise;
 mod object_store;

@@ -42,10 +42,23 @@ pub struct Quality {
     pub flows_unattributed: u64,
     pub bytes: u64,
     pub bytes_unattributed: u64,
+    /// Internet IPs (one per device-month) and their bytes, and those with a country / an AS.
+    pub ips: u64,
+    pub ips_country: u64,
+    pub ips_as: u64,
+    pub ip_bytes: u64,
+    pub bytes_country: u64,
+    pub bytes_as: u64,
 }
 
 impl std::ops::AddAssign for Quality {
     fn add_assign(&mut self, o: Quality) {
+        self.ips += o.ips;
+        self.ips_country += o.ips_country;
+        self.ips_as += o.ips_as;
+        self.ip_bytes += o.ip_bytes;
+        self.bytes_country += o.bytes_country;
+        self.bytes_as += o.bytes_as;
         self.captures += o.captures;
         self.captures_with_errors += o.captures_with_errors;
         self.packets += o.packets;
@@ -219,6 +232,35 @@ pub async fn gather(
                 flows_unattributed: c.num("flows_unattributed", r),
                 bytes: c.num("bytes", r),
                 bytes_unattributed: c.num("bytes_unattributed", r),
+                ..Default::default()
+            };
+        }
+    }
+    let cols = [
+        "device",
+        "year",
+        "month",
+        "ips",
+        "ips_country",
+        "ips_as",
+        "ip_bytes",
+        "bytes_country",
+        "bytes_as",
+    ];
+    for b in rows(ctx, "SELECT * FROM report_geo").await? {
+        let c = Cells::new(&b, &cols);
+        for r in 0..b.num_rows() {
+            let Some(key) = c.key(r).filter(|(d, _)| keep(d)) else {
+                continue;
+            };
+            *data.quality.entry(key).or_default() += Quality {
+                ips: c.num("ips", r),
+                ips_country: c.num("ips_country", r),
+                ips_as: c.num("ips_as", r),
+                ip_bytes: c.num("ip_bytes", r),
+                bytes_country: c.num("bytes_country", r),
+                bytes_as: c.num("bytes_as", r),
+                ..Default::default()
             };
         }
     }

@@ -176,12 +176,12 @@ fn quality_table(s: &mut String, data: &ReportData, scope: &Scope<'_>, months: &
             *by_month.entry(*m).or_default() += *q;
         }
     }
-    s.push_str("<h3>Data quality</h3><table><tr><th>month</th><th>captures read</th><th>files with errors</th><th>packets</th><th>Internet flows</th><th>flows unattributed</th><th>Internet bytes</th><th>bytes unattributed</th></tr>");
+    s.push_str("<h3>Data quality</h3><table><tr><th>month</th><th>captures read</th><th>files with errors</th><th>packets</th><th>Internet flows</th><th>flows unattributed</th><th>Internet bytes</th><th>bytes unattributed</th><th>Internet IPs</th><th>IPs with a country</th><th>IPs with an AS</th><th>bytes with a country</th><th>bytes with an AS</th></tr>");
     let mut total = Quality::default();
     let row = |s: &mut String, name: &str, q: &Quality| {
         let _ = write!(
             s,
-            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             esc(name),
             q.captures,
             q.captures_with_errors,
@@ -189,7 +189,12 @@ fn quality_table(s: &mut String, data: &ReportData, scope: &Scope<'_>, months: &
             q.flows,
             pct(q.flows_unattributed, q.flows),
             human_bytes(q.bytes as f64),
-            pct(q.bytes_unattributed, q.bytes)
+            pct(q.bytes_unattributed, q.bytes),
+            q.ips,
+            pct(q.ips_country, q.ips),
+            pct(q.ips_as, q.ips),
+            pct(q.bytes_country, q.ip_bytes),
+            pct(q.bytes_as, q.ip_bytes)
         );
     };
     for m in months {

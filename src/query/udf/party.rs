@@ -12,14 +12,16 @@ fn verdict(ctx: &dyn DeviceContexts, a: &[Option<&str>]) -> Option<crate::classi
     let device = a[0].unwrap_or("");
     let host = a[1]?;
     Some(
-        ctx.classifier()
-            .classify(
-                &ctx.context(device),
-                host,
-                a[2],
-                a[3],
-                a.get(4).copied().flatten().and_then(|n| n.trim().parse().ok()),
-            ),
+        ctx.classifier().classify(
+            &ctx.context(device),
+            host,
+            a[2],
+            a[3],
+            a.get(4)
+                .copied()
+                .flatten()
+                .and_then(|n| n.trim().parse().ok()),
+        ),
     )
 }
 
