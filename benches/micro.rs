@@ -466,6 +466,55 @@ fn bench_udfs(c: &mut Criterion) {
     g.finish();
 }
 
+/// Range files (ip-location-db / iptoasn shape): loading a file of the size of ip-location-db's
+/// `asn-ipv4.csv` (~500,000 ranges) and look-ups in the sorted interval index.
+fn bench_ipdb(c: &mut Criterion) {
+    use iotdest::classify::ipranges::RangeIndex;
+    const RANGES: u32 = 500_000;
+    let mut text = String::with_capacity(RANGES as usize * 48);
+    for i in 0..RANGES {
+        // Ranges of 4096 addresses with 4096-address gaps, from 1.0.0.0 up.
+        let lo = 0x0100_0000u32 + i * 8192;
+        let (a, b) = (
+            std::net::Ipv4Addr::from(lo),
+            std::net::Ipv4Addr::from(lo + 4095),
+        );
+        let org = if i % 3 == 0 {
+            "\"Example Networks, Inc.\""
+        } else {
+            "EXAMPLE-AS"
+        };
+        text.push_str(&format!("{a},{b},{},{org}\n", 64_512 + i % 1000));
+    }
+    let mut g = c.benchmark_group("ipdb");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("load 500k IPv4 ASN ranges (CSV)", |b| {
+        b.iter(|| black_box(RangeIndex::parse(&text).expect("ranges").len()))
+    });
+    let idx = RangeIndex::parse(&text).expect("ranges");
+    const N: u32 = 100_000;
+    let probes: Vec<IpAddr> = (0..N)
+        .map(|i| {
+            IpAddr::V4(std::net::Ipv4Addr::from(
+                0x0100_0000u32.wrapping_add(i.wrapping_mul(40_961)),
+            ))
+        })
+        .collect();
+    g.throughput(Throughput::Elements(u64::from(N)));
+    g.bench_function("look-ups (IPv4, hits and misses)", |b| {
+        b.iter(|| {
+            black_box(
+                probes
+                    .iter()
+                    .filter(|ip| idx.lookup(**ip).is_some())
+                    .count(),
+            )
+        })
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -476,6 +525,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = stages;
     config = config();
-    targets = bench_reader, bench_decode_and_flows, bench_dns_tls, bench_arrow, bench_udfs
+    targets = bench_reader, bench_decode_and_flows, bench_dns_tls, bench_arrow, bench_udfs, bench_ipdb
 }
 criterion_main!(stages);
