@@ -584,4 +584,29 @@ mod tests {
         assert!(glob_match("a*b*c", "axxbyyc"));
         assert!(!glob_match("a*b*c", "axxbyy"));
     }
+
+    #[test]
+    fn as_names_match_by_whole_words() {
+        assert!(as_org_names("GOOGLE", "google"));
+        assert!(as_org_names("Google LLC", "google"));
+        assert!(!as_org_names("GOOGLE-FIBER", "google"));
+        assert!(!as_org_names("Google Fiber Inc.", "google"));
+        assert!(as_org_names("AMAZON-02", "amazon"));
+        assert!(!as_org_names("AMAZON-AES", "amazon"));
+        assert!(as_org_names("AMAZON-02 - Amazon.com, Inc. US", "amazon.com"));
+        assert!(as_org_names("ORACLE-BMC-31898", "oracle-bmc"));
+        assert!(as_org_names("AS-CHOOPA", "choopa"));
+        assert!(as_org_names("Hangzhou Alibaba Advertising Co.,Ltd.", "alibaba advertising"));
+        assert!(!as_org_names("Hangzhou Alibaba Advertising Co.,Ltd.", "alibaba"));
+        assert!(!as_org_names("", "google"));
+        assert!(!as_org_names("GOOGLE", ""));
+    }
+
+    #[test]
+    fn name_tokens_skip_short_and_generic() {
+        let t = name_tokens("Harman Kardon", &["jbl".into(), "harmankardon".into()]);
+        assert!(t.contains(&"harmankardon".to_string()) && t.contains(&"harman".to_string()));
+        assert!(!t.contains(&"jbl".to_string()), "aliases shorter than 6 are not domain tokens");
+        assert!(name_tokens("Yi", &[]).is_empty());
+    }
 }
