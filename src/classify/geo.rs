@@ -7,7 +7,6 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use maxminddb::{PathElement, Reader};
 
@@ -258,7 +257,6 @@ pub struct Source {
     /// A short description of the layout found ("mmdb GeoIP2-Country: country.iso_code").
     pub layout: String,
     kind: Kind,
-    hits: AtomicU64,
 }
 
 impl Source {
@@ -284,31 +282,23 @@ impl Source {
     }
 
     fn country(&self, ip: IpAddr) -> Option<CountryInfo> {
-        let c = match &self.kind {
+        match &self.kind {
             Kind::Mmdb(m) => m.country(ip),
             Kind::Ranges(x) => x.lookup(ip).and_then(|v| v.country).map(|c| CountryInfo {
                 iso_code: String::from_utf8_lossy(&c).into_owned(),
                 name: None,
             }),
-        };
-        if c.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
         }
-        c
     }
 
     fn asn(&self, ip: IpAddr) -> Option<AsInfo> {
-        let a = match &self.kind {
+        match &self.kind {
             Kind::Mmdb(m) => m.asn(ip),
             Kind::Ranges(x) => x.lookup(ip).filter(|v| v.asn.is_some()).map(|v| AsInfo {
                 number: v.asn,
                 organization: x.org(v).map(str::to_string),
             }),
-        };
-        if a.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
         }
-        a
     }
 }
 
@@ -398,7 +388,6 @@ fn open_source(path: &Path, need: Need) -> Result<Source, GeoError> {
         path: path.to_path_buf(),
         layout,
         kind,
-        hits: AtomicU64::new(0),
     })
 }
 

@@ -593,11 +593,20 @@ mod tests {
         assert!(!as_org_names("Google Fiber Inc.", "google"));
         assert!(as_org_names("AMAZON-02", "amazon"));
         assert!(!as_org_names("AMAZON-AES", "amazon"));
-        assert!(as_org_names("AMAZON-02 - Amazon.com, Inc. US", "amazon.com"));
+        assert!(as_org_names(
+            "AMAZON-02 - Amazon.com, Inc. US",
+            "amazon.com"
+        ));
         assert!(as_org_names("ORACLE-BMC-31898", "oracle-bmc"));
         assert!(as_org_names("AS-CHOOPA", "choopa"));
-        assert!(as_org_names("Hangzhou Alibaba Advertising Co.,Ltd.", "alibaba advertising"));
-        assert!(!as_org_names("Hangzhou Alibaba Advertising Co.,Ltd.", "alibaba"));
+        assert!(as_org_names(
+            "Hangzhou Alibaba Advertising Co.,Ltd.",
+            "alibaba advertising"
+        ));
+        assert!(!as_org_names(
+            "Hangzhou Alibaba Advertising Co.,Ltd.",
+            "alibaba"
+        ));
         assert!(!as_org_names("", "google"));
         assert!(!as_org_names("GOOGLE", ""));
     }
@@ -606,7 +615,10 @@ mod tests {
     fn name_tokens_skip_short_and_generic() {
         let t = name_tokens("Harman Kardon", &["jbl".into(), "harmankardon".into()]);
         assert!(t.contains(&"harmankardon".to_string()) && t.contains(&"harman".to_string()));
-        assert!(!t.contains(&"jbl".to_string()), "aliases shorter than 6 are not domain tokens");
+        assert!(
+            !t.contains(&"jbl".to_string()),
+            "aliases shorter than 6 are not domain tokens"
+        );
         assert!(name_tokens("Yi", &[]).is_empty());
     }
 }
