@@ -29,11 +29,15 @@ pub enum DropReason {
     FlowTableFull,
     /// Packet without a usable timestamp (pcapng simple packet block).
     NoTimestamp,
+    /// A tunnel header (GRE, IP-in-IP) that is cut or malformed.
+    TunnelMalformed,
+    /// Tunnels nested deeper than the decoder follows.
+    TunnelDepth,
 }
 
 impl DropReason {
     /// All reasons, in column order.
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::UnsupportedLink,
         DropReason::LinkMalformed,
         DropReason::NonIp,
@@ -46,6 +50,8 @@ impl DropReason {
         DropReason::ReassemblyCap,
         DropReason::FlowTableFull,
         DropReason::NoTimestamp,
+        DropReason::TunnelMalformed,
+        DropReason::TunnelDepth,
     ];
 
     /// Stable snake_case name (the column is `drop_<name>`).
@@ -63,6 +69,8 @@ impl DropReason {
             DropReason::ReassemblyCap => "reassembly_cap",
             DropReason::FlowTableFull => "flow_table_full",
             DropReason::NoTimestamp => "no_timestamp",
+            DropReason::TunnelMalformed => "tunnel_malformed",
+            DropReason::TunnelDepth => "tunnel_depth",
         }
     }
 

@@ -153,6 +153,8 @@ pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, Arrow
     let mut name = StringBuilder::new();
     let mut alpn = StringBuilder::new();
     let mut version = StringBuilder::new();
+    let mut ua = StringBuilder::new();
+    let [mut ja4, mut ja4_r, mut ja3, mut ja3_full] = std::array::from_fn(|_| StringBuilder::new());
     for r in rows {
         ts.append_value(r.ts_us);
         cap.append_value(capture);
@@ -161,6 +163,12 @@ pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, Arrow
         name.append_option(r.name.as_deref());
         alpn.append_option(r.alpn.as_deref());
         version.append_option(r.tls_version.as_deref());
+        ua.append_option(r.user_agent.as_deref());
+        let f = r.fingerprint.as_ref();
+        ja4.append_option(f.map(|f| f.ja4.as_str()));
+        ja4_r.append_option(f.map(|f| f.ja4_r.as_str()));
+        ja3.append_option(f.map(|f| f.ja3.as_str()));
+        ja3_full.append_option(f.map(|f| f.ja3_full.as_str()));
     }
     let mut cols: Vec<ArrayRef> = vec![Arc::new(ts.finish()), Arc::new(cap.finish())];
     ends.finish(&mut cols);
@@ -169,6 +177,11 @@ pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, Arrow
         Arc::new(name.finish()),
         Arc::new(alpn.finish()),
         Arc::new(version.finish()),
+        Arc::new(ua.finish()),
+        Arc::new(ja4.finish()),
+        Arc::new(ja4_r.finish()),
+        Arc::new(ja3.finish()),
+        Arc::new(ja3_full.finish()),
     ]);
     RecordBatch::try_new(NAMES.clone(), cols)
 }

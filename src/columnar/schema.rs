@@ -57,6 +57,11 @@ pub static NAMES: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("name", DataType::Utf8, true),
         f("alpn", DataType::Utf8, true),
         f("tls_version", DataType::Utf8, true),
+        f("user_agent", DataType::Utf8, true),
+        f("ja4", DataType::Utf8, true),
+        f("ja4_r", DataType::Utf8, true),
+        f("ja3", DataType::Utf8, true),
+        f("ja3_full", DataType::Utf8, true),
     ]);
     Arc::new(Schema::new(fields))
 });

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use etherparse::{IpNumber, LaxIpSlice, TcpSlice, UdpSlice};
 
 use super::link::ip_payload;
+use super::tunnel::{inner_of_ip, inner_of_udp, MAX_DEPTH};
 use crate::drops::DropReason;
 
 /// TCP flags the flow table and reassembly need.
@@ -93,11 +94,34 @@ pub fn decode(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
     }
 }
 
-/// Decodes a frame; IP fragments come back as [`Fragment`]s for reassembly.
+/// Decodes a frame; IP fragments come back as [`Fragment`]s for reassembly. Tunnels (see
+/// [`super::tunnel`]) are followed up to [`MAX_DEPTH`] layers: what comes back is the innermost
+/// packet, with its own addresses and IP length.
 pub fn decode_any(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded2<'_>, DropReason> {
-    let ip = ip_payload(link_type, frame)?;
+    let mut ip = ip_payload(link_type, frame)?;
+    let mut wire = wire_len.saturating_sub((frame.len() - ip.len()) as u32);
+    for _ in 0..=MAX_DEPTH {
+        match decode_ip(ip, wire)? {
+            Step::Packet(d) => return Ok(d),
+            Step::Inner { outer_len, inner } => {
+                // The inner packet's length on the wire, should its header not say.
+                let offset = (inner.as_ptr() as usize).saturating_sub(ip.as_ptr() as usize);
+                wire = outer_len.saturating_sub(offset as u32);
+                ip = inner;
+            }
+        }
+    }
+    Err(DropReason::TunnelDepth)
+}
+
+/// One IP layer: a packet to use, or the packet a tunnel in it carries.
+enum Step<'a> {
+    Packet(Decoded2<'a>),
+    Inner { outer_len: u32, inner: &'a [u8] },
+}
+
+fn decode_ip(ip: &[u8], wire_ip_len: u32) -> Result<Step<'_>, DropReason> {
     let (slice, ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| DropReason::IpMalformed)?;
-    let link_overhead = (frame.len() - ip.len()) as u32;
     let (ip_version, header_len_field) = match &slice {
         LaxIpSlice::Ipv4(v4) => (4u8, u32::from(v4.header().total_len())),
         LaxIpSlice::Ipv6(v6) => {
@@ -109,7 +133,7 @@ pub fn decode_any(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded
     let ip_len = if header_len_field > 0 {
         header_len_field
     } else {
-        wire_len.saturating_sub(link_overhead)
+        wire_ip_len
     };
     let payload = slice.payload();
     if ext_err.is_some() {
@@ -144,7 +168,7 @@ pub fn decode_any(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded
                 )
             }
         };
-        return Ok(Decoded2::Fragment(Fragment {
+        return Ok(Step::Packet(Decoded2::Fragment(Fragment {
             ip_version,
             proto: proto.0,
             src,
@@ -154,17 +178,36 @@ pub fn decode_any(link_type: u32, frame: &[u8], wire_len: u32) -> Result<Decoded
             more,
             payload: data,
             ip_len,
-        }));
+        })));
+    }
+    if let Some(inner) = inner_of_ip(proto.0, data)? {
+        return Ok(Step::Inner {
+            outer_len: ip_len,
+            inner,
+        });
     }
     let transport = transport(proto.0, data)?;
-    Ok(Decoded2::Whole(Decoded {
+    if let Transport::Udp {
+        src_port,
+        dst_port,
+        payload,
+    } = transport
+    {
+        if let Some(inner) = inner_of_udp(src_port, dst_port, payload) {
+            return Ok(Step::Inner {
+                outer_len: ip_len,
+                inner,
+            });
+        }
+    }
+    Ok(Step::Packet(Decoded2::Whole(Decoded {
         ip_version,
         proto: proto.0,
         src,
         dst,
         ip_len,
         transport,
-    }))
+    })))
 }
 
 /// Decodes a transport header and payload (also used on reassembled datagrams).
@@ -257,6 +300,58 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// An IPv4 header (no options) around `payload` with protocol `proto`.
+    fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+        let h = etherparse::Ipv4Header::new(
+            payload.len() as u16,
+            64,
+            etherparse::IpNumber(proto),
+            src,
+            dst,
+        )
+        .unwrap();
+        let mut out = h.to_bytes().to_vec();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn tunnels_give_the_inner_packet() {
+        // Inner: UDP DNS 10.1.1.2 -> 10.1.1.1:53 in Ethernet, in VXLAN, in UDP/IPv4.
+        let inner = udp_frame();
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 7, 0];
+        vx.extend_from_slice(&inner);
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(40000, 4789);
+        let mut f = Vec::new();
+        b.write(&mut f, &vx).unwrap();
+        let d = decode(1, &f, f.len() as u32).unwrap();
+        assert_eq!(d.src, "10.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(d.ip_len, 20 + 8 + 30);
+        assert!(matches!(d.transport, Transport::Udp { dst_port: 53, .. }));
+
+        // IP-in-IP nested: within the cap it decodes, past it it is a drop.
+        let plain = &inner[14..];
+        let mut p = plain.to_vec();
+        for _ in 0..super::super::tunnel::MAX_DEPTH {
+            p = ipv4(4, [192, 0, 2, 1], [192, 0, 2, 2], &p);
+        }
+        let d = decode(101, &p, p.len() as u32).unwrap();
+        assert_eq!(d.dst, "8.8.8.8".parse::<IpAddr>().unwrap());
+        let deeper = ipv4(4, [192, 0, 2, 1], [192, 0, 2, 2], &p);
+        assert_eq!(
+            decode(101, &deeper, deeper.len() as u32),
+            Err(DropReason::TunnelDepth)
+        );
+        // GRE with a cut header.
+        let gre = ipv4(47, [192, 0, 2, 1], [192, 0, 2, 2], &[0xb0, 0, 8, 0, 0]);
+        assert_eq!(
+            decode(101, &gre, gre.len() as u32),
+            Err(DropReason::TunnelMalformed)
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
 use super::dns::{is_response, parse_response, MAX_DNS_MESSAGE};
+use super::gquic::{parse_chlo, ChloProgress};
 use super::http::{self, looks_like_request, parse_request, MAX_HEAD};
 use super::quic::{client_initials, looks_like_long_header, CryptoStream};
 use super::records::{CaptureOutput, CaptureRow, DnsRow, Endpoints, NameRow, Status, L4};
@@ -282,7 +283,32 @@ impl Extractor {
             q.crypto.add(i);
         }
         q.tries += 1;
-        match parse_client_hello_message(&q.crypto.contiguous()) {
+        let data = q.crypto.contiguous();
+        let progress = if q.crypto.chlo {
+            match parse_chlo(&data) {
+                ChloProgress::NeedMore => Progress::NeedMore,
+                ChloProgress::NotChlo => Progress::NotTls,
+                ChloProgress::Malformed => Progress::Malformed,
+                ChloProgress::Chlo(c) => {
+                    q.done = true;
+                    let ends = from_client(m, L4::Udp);
+                    self.names.push(NameRow {
+                        ts_us: q.first_ts,
+                        ends,
+                        protocol: "quic",
+                        name: c.sni,
+                        alpn: None,
+                        tls_version: c.version.map(|v| format!("gQUIC {v}")),
+                        user_agent: c.user_agent,
+                        fingerprint: None,
+                    });
+                    return;
+                }
+            }
+        } else {
+            parse_client_hello_message(&data)
+        };
+        match progress {
             Progress::NeedMore if !q.crypto.overflowed && q.tries <= MAX_QUIC_TRIES => {}
             Progress::NeedMore => {
                 q.done = true;
@@ -303,6 +329,8 @@ impl Extractor {
                     name: h.sni,
                     alpn: h.alpn,
                     tls_version: h.version,
+                    user_agent: None,
+                    fingerprint: h.fingerprint.map(|f| f.fingerprints(true)),
                 });
             }
         }
@@ -392,6 +420,8 @@ impl Extractor {
                             name: h.sni,
                             alpn: h.alpn,
                             tls_version: h.version,
+                            user_agent: None,
+                            fingerprint: h.fingerprint.map(|f| f.fingerprints(false)),
                         });
                     }
                 }
@@ -443,6 +473,8 @@ impl Extractor {
                                 name: Some(name),
                                 alpn: None,
                                 tls_version: None,
+                                user_agent: None,
+                                fingerprint: None,
                             });
                         }
                     }

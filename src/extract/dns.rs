@@ -56,14 +56,16 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
     if !is_response(msg) {
         return Ok(None);
     }
-    let m = match Message::from_vec(msg) {
-        Ok(m) => m,
-        Err(_) => {
-            return Err(Malformed {
-                header: header_only(msg),
-            })
-        }
-    };
+    match Message::from_vec(msg) {
+        Ok(m) => Ok(Some(response_of(&m, msg))),
+        Err(_) => Err(Malformed {
+            header: salvage(msg),
+        }),
+    }
+}
+
+/// Rows of a parsed message.
+fn response_of(m: &Message, msg: &[u8]) -> Response {
     let rcode = rcode_name(msg[3] & 0x0f);
     let (query, qtype) = match m.queries.first() {
         Some(q) => (Some(name_text(&q.name)), Some(type_name(q.query_type))),
@@ -102,13 +104,88 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
             other => push(escape_text(other.to_string().as_bytes())),
         }
     }
-    Ok(Some(Response {
+    Response {
         txid: m.metadata.id,
         query,
         qtype,
         rcode,
         answers,
-    }))
+    }
+}
+
+/// Most records looked at when salvaging a malformed message.
+const MAX_SALVAGE_RECORDS: usize = 1024;
+
+/// What a message that does not parse as a whole still says: its question and the records
+/// before the first one that does not parse (as tshark shows them). The records' extents are
+/// walked here (names, fixed fields, RDLENGTH, never past the message); then the longest prefix
+/// of whole records that hickory-proto accepts, with the header's counts cut to match, is
+/// found by bisection (a record that fails makes every longer prefix fail).
+fn salvage(msg: &[u8]) -> Option<Response> {
+    let mut header = header_only(msg)?;
+    let count = |at: usize| u16::from_be_bytes([msg[at], msg[at + 1]]) as usize;
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    let mut at = 12;
+    for _ in 0..qd.min(4) {
+        let (_, after) = read_name(msg, at)?;
+        at = after + 4;
+        if at > msg.len() {
+            return Some(header);
+        }
+    }
+    if qd > 4 {
+        return Some(header);
+    }
+    let questions_end = at;
+    // End offset of each whole record, in order.
+    let mut ends = Vec::new();
+    for _ in 0..(an + ns + ar).min(MAX_SALVAGE_RECORDS) {
+        let Some((_, after)) = read_name(msg, at) else {
+            break;
+        };
+        let Some(rdlen) = msg.get(after + 8..after + 10) else {
+            break;
+        };
+        let end = after + 10 + usize::from(u16::from_be_bytes([rdlen[0], rdlen[1]]));
+        if end > msg.len() {
+            break;
+        }
+        ends.push(end);
+        at = end;
+    }
+    let attempt = |k: usize| -> Option<Message> {
+        let end = if k == 0 { questions_end } else { ends[k - 1] };
+        let mut cut = msg[..end].to_vec();
+        let a = an.min(k);
+        let n = ns.min(k - a);
+        let r = ar.min(k - a - n);
+        for (i, v) in [(6, a), (8, n), (10, r)] {
+            cut[i..i + 2].copy_from_slice(&(v as u16).to_be_bytes());
+        }
+        Message::from_vec(&cut).ok()
+    };
+    // Bisection for the largest k whose prefix parses (k = 0 is the question alone).
+    let (mut lo, mut hi) = (0usize, ends.len());
+    let mut best = attempt(0);
+    if best.is_none() {
+        return Some(header);
+    }
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        match attempt(mid) {
+            Some(m) => {
+                best = Some(m);
+                lo = mid;
+            }
+            None => hi = mid - 1,
+        }
+    }
+    if let Some(m) = best {
+        if lo > 0 || header.query.is_none() {
+            header = response_of(&m, msg);
+        }
+    }
+    Some(header)
 }
 
 fn svcb_answers(s: &hickory_proto::rr::rdata::SVCB, owner: &str, push: &mut impl FnMut(String)) {
@@ -338,9 +415,26 @@ pub(crate) mod tests {
         let mut m = sample_response();
         let n = m.len();
         m[n - 17] = 0xff; // rdlength of the AAAA record
+                          // The records before the bad one are kept (as tshark shows them).
+        let header = parse_response(&m).unwrap_err().header.unwrap();
+        assert_eq!(header.query.as_deref(), Some("www.example.com"));
+        let got: Vec<_> = header.answers.iter().map(|a| a.value.as_str()).collect();
+        assert_eq!(got, ["cdn.example.net", "1.2.3.4"]);
+        // A bad first record: the question alone.
+        let mut m = sample_response();
+        m[12 + 21 + 11] = 0xff; // rdlength of the CNAME
         let header = parse_response(&m).unwrap_err().header.unwrap();
         assert_eq!(header.query.as_deref(), Some("www.example.com"));
         assert!(header.answers.is_empty());
+        // Records that are whole but whose data hickory refuses (an A record of 3 bytes) end
+        // the salvage there too.
+        let mut m = sample_response();
+        let a_at = 12 + 21 + 12 + 17;
+        m[a_at + 11] = 3;
+        m.remove(a_at + 12 + 3);
+        let header = parse_response(&m).unwrap_err().header.unwrap();
+        let got: Vec<_> = header.answers.iter().map(|a| a.value.as_str()).collect();
+        assert_eq!(got, ["cdn.example.net"]);
     }
 
     proptest::proptest! {

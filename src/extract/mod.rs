@@ -2,6 +2,8 @@
 
 pub mod capture;
 pub mod dns;
+pub mod fingerprint;
+pub mod gquic;
 pub mod http;
 pub mod quic;
 pub mod records;

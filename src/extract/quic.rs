@@ -4,6 +4,12 @@
 //! The caller gathers CRYPTO data across packets (out of order, capped) and parses the TLS
 //! ClientHello it carries. Coalesced packets in one datagram are all looked at; Retry and
 //! server packets simply fail authentication or are skipped.
+//!
+//! Also: Google's QUIC versions with Initial protection — Q050 (its crypto stream carries a
+//! QUIC-crypto CHLO in CRYPTO frames of type 0x08) and T050/T051 (TLS) with their own salts —
+//! Facebook mvfst's versions (0xfaceb001 on the draft-22 salt, 0xfaceb003 on v1's, the others
+//! on draft-23's, as mvfst derives them), and, through `gquic.rs`, the plaintext CHLO packets
+//! of gQUIC up to Q046.
 
 use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::Aes128;
@@ -11,6 +17,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::Sha256;
+
+use super::gquic::{gquic_number, plaintext_chlo_packet};
 
 /// Most CRYPTO bytes gathered per connection.
 pub const MAX_CRYPTO: usize = 64 * 1024;
@@ -23,12 +31,18 @@ pub struct Version {
     pub wire: u32,
     salt: [u8; 20],
     v2: bool,
+    /// Q050: Google frame types and a CHLO instead of a TLS ClientHello.
+    google_crypto: bool,
 }
 
 const SALT_V1: [u8; 20] = hex20("38762cf7f55934b34d179ae6a4c80cadccbb7f0a");
 const SALT_V2: [u8; 20] = hex20("0dede3def700a6db819381be6e269dcbf9bd2ed9");
 const SALT_D29: [u8; 20] = hex20("afbfec289993d24c9e9786f19c6111e04390a899");
 const SALT_D23: [u8; 20] = hex20("c3eef712c72ebb5a11a7d2432bb46365bef9f502");
+const SALT_D22: [u8; 20] = hex20("7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a");
+const SALT_Q050: [u8; 20] = hex20("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45");
+const SALT_T050: [u8; 20] = hex20("7ff579e5acd072915580304c43a2367c60488310");
+const SALT_T051: [u8; 20] = hex20("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d");
 
 const fn hex20(s: &str) -> [u8; 20] {
     let b = s.as_bytes();
@@ -49,21 +63,40 @@ const fn hex20(s: &str) -> [u8; 20] {
 /// The version with this wire number, if known.
 pub fn version(wire: u32) -> Option<Version> {
     let (salt, v2) = match wire {
-        0x0000_0001 => (SALT_V1, false),
+        0x0000_0001 | 0xface_b003 => (SALT_V1, false),
         0x6b33_43cf => (SALT_V2, true),
         0xff00_001d..=0xff00_0020 => (SALT_D29, false),
         0xff00_0017..=0xff00_001c => (SALT_D23, false),
+        0xff00_0016 | 0xface_b001 => (SALT_D22, false),
+        0xface_b002 | 0xface_b00e | 0xface_b010 | 0xface_b011 | 0xface_b013 => (SALT_D23, false),
+        GQUIC_Q050 => (SALT_Q050, false),
+        GQUIC_T050 => (SALT_T050, false),
+        GQUIC_T051 => (SALT_T051, false),
         _ => return None,
     };
-    Some(Version { wire, salt, v2 })
+    Some(Version {
+        wire,
+        salt,
+        v2,
+        google_crypto: wire == GQUIC_Q050,
+    })
 }
 
-/// Text of a version (`v1`, `v2`, `draft-29`).
+const GQUIC_Q050: u32 = u32::from_be_bytes(*b"Q050");
+const GQUIC_T050: u32 = u32::from_be_bytes(*b"T050");
+const GQUIC_T051: u32 = u32::from_be_bytes(*b"T051");
+
+/// Text of a version (`v1`, `v2`, `draft-29`, `Q050`, `mvfst-faceb002`).
 pub fn version_name(wire: u32) -> String {
+    let b = wire.to_be_bytes();
     match wire {
         1 => "v1".into(),
         0x6b33_43cf => "v2".into(),
         w if w >> 8 == 0xff_0000 => format!("draft-{}", w & 0xff),
+        w if w >> 12 == 0xfaceb => format!("mvfst-{w:08x}"),
+        _ if (b[0] == b'Q' || b[0] == b'T') && b[1..].iter().all(u8::is_ascii_digit) => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
         w => format!("0x{w:08x}"),
     }
 }
@@ -123,20 +156,45 @@ fn client_keys(v: Version, dcid: &[u8]) -> Option<Keys> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Initial {
     pub version: u32,
+    /// The crypto stream carries a gQUIC CHLO (Q050 and plaintext gQUIC), not TLS.
+    pub chlo: bool,
     pub dcid: Vec<u8>,
     /// CRYPTO frames: (offset, data).
     pub crypto: Vec<(u64, Vec<u8>)>,
 }
 
-/// True when the datagram starts like a long-header packet of a version we know.
+/// True when the datagram starts like a long-header packet of a version we know, or like a
+/// gQUIC client packet carrying its version.
 pub fn looks_like_long_header(d: &[u8]) -> bool {
-    d.len() >= 7
-        && d[0] & 0xc0 == 0xc0
-        && version(u32::from_be_bytes([d[1], d[2], d[3], d[4]])).is_some()
+    if d.len() < 7 {
+        return false;
+    }
+    if d[0] & 0xc0 == 0xc0 && version(u32::from_be_bytes([d[1], d[2], d[3], d[4]])).is_some() {
+        return true;
+    }
+    let gq = |at: usize| {
+        d.get(at..at + 4)
+            .and_then(|v| gquic_number(v.try_into().ok()?))
+            .is_some()
+    };
+    (d[0] & 0x80 != 0 && gq(1)) || (d[0] & 0x89 == 0x09 && gq(9))
 }
 
-/// Decrypts every client Initial packet in a datagram.
+/// Decrypts every client Initial packet in a datagram (or takes the plaintext one of gQUIC).
 pub fn client_initials(datagram: &[u8]) -> Vec<Initial> {
+    if let Some((dcid, crypto)) = plaintext_chlo_packet(datagram) {
+        let version = datagram
+            .get(1..5)
+            .filter(|_| datagram[0] & 0x80 != 0)
+            .or_else(|| datagram.get(9..13))
+            .map_or(0, |v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]));
+        return vec![Initial {
+            version,
+            chlo: true,
+            dcid,
+            crypto,
+        }];
+    }
     let mut out = Vec::new();
     let mut rest = datagram;
     // Coalesced packets: each long-header packet says its length.
@@ -240,17 +298,33 @@ fn decrypt(
         .ok()?;
     Some(Initial {
         version: wire,
+        chlo: v.google_crypto,
         dcid,
-        crypto: crypto_frames(&plain)?,
+        crypto: crypto_frames(&plain, v.google_crypto)?,
     })
 }
 
-/// CRYPTO frames of a decrypted Initial payload (other allowed frames are skipped).
-fn crypto_frames(b: &[u8]) -> Option<Vec<(u64, Vec<u8>)>> {
+/// CRYPTO frames of a decrypted Initial payload (other allowed frames are skipped). With
+/// Google framing (Q050), CRYPTO is type 0x08 and the walk stops at other frame types.
+fn crypto_frames(b: &[u8], google: bool) -> Option<Vec<(u64, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < b.len() {
         let t = varint(b, &mut at)?;
+        if google {
+            match t {
+                0x00 => continue,
+                0x08 => {
+                    let offset = varint(b, &mut at)?;
+                    let len = varint(b, &mut at)? as usize;
+                    let data = b.get(at..at.checked_add(len)?)?;
+                    out.push((offset, data.to_vec()));
+                    at += len;
+                    continue;
+                }
+                _ => break,
+            }
+        }
         match t {
             0x00 | 0x01 => {}
             0x02 | 0x03 => {
@@ -289,10 +363,74 @@ fn crypto_frames(b: &[u8]) -> Option<Vec<(u64, Vec<u8>)>> {
     Some(out)
 }
 
+/// Writes a QUIC variable-length integer (the shortest form).
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    match v {
+        0..=0x3f => out.push(v as u8),
+        0x40..=0x3fff => out.extend_from_slice(&(0x4000 | v as u16).to_be_bytes()),
+        0x4000..=0x3fff_ffff => out.extend_from_slice(&(0x8000_0000 | v as u32).to_be_bytes()),
+        _ => out.extend_from_slice(&(0xc000_0000_0000_0000 | v).to_be_bytes()),
+    }
+}
+
+/// A client Initial packet of `wire` carrying `data` in one CRYPTO frame at `offset` (type 0x08
+/// for Q050), padded to 1200 bytes, protected as a client would. For tests and the differential
+/// test's captures; None for a version this module does not know.
+pub fn seal_client_initial(wire: u32, dcid: &[u8], offset: u64, data: &[u8]) -> Option<Vec<u8>> {
+    let v = version(wire)?;
+    let keys = client_keys(v, dcid)?;
+    let mut frames = Vec::new();
+    put_varint(&mut frames, if v.google_crypto { 0x08 } else { 0x06 });
+    put_varint(&mut frames, offset);
+    put_varint(&mut frames, data.len() as u64);
+    frames.extend_from_slice(data);
+    let ptype: u8 = if v.v2 { 1 } else { 0 };
+    let mut header = vec![0xc0 | (ptype << 4) | 0x03];
+    header.extend_from_slice(&wire.to_be_bytes());
+    header.push(dcid.len() as u8);
+    header.extend_from_slice(dcid);
+    header.push(8);
+    header.extend_from_slice(&[0x5c; 8]);
+    header.push(0); // token length
+    let fixed = header.len() + 2 + 4 + 16;
+    if fixed + frames.len() < 1200 {
+        frames.resize(1200 - fixed, 0);
+    }
+    let length = 4 + frames.len() + 16;
+    if length > 0x3fff {
+        return None;
+    }
+    header.extend_from_slice(&(0x4000 | length as u16).to_be_bytes());
+    let pn_offset = header.len();
+    let pn: u32 = 2;
+    header.extend_from_slice(&pn.to_be_bytes());
+    let mut nonce = keys.iv;
+    for (i, b) in u64::from(pn).to_be_bytes().iter().enumerate() {
+        nonce[4 + i] ^= b;
+    }
+    let mut body = frames;
+    let tag = keys
+        .aead
+        .encrypt_in_place_detached(Nonce::from_slice(&nonce), &header, &mut body)
+        .ok()?;
+    let mut packet = header;
+    packet.extend_from_slice(&body);
+    packet.extend_from_slice(&tag);
+    let mut mask = aes::Block::clone_from_slice(packet.get(pn_offset + 4..pn_offset + 20)?);
+    keys.hp.encrypt_block(&mut mask);
+    packet[0] ^= mask[0] & 0x0f;
+    for i in 0..4 {
+        packet[pn_offset + i] ^= mask[1 + i];
+    }
+    Some(packet)
+}
+
 /// CRYPTO data of one connection, gathered in any order, capped.
 #[derive(Debug, Default)]
 pub struct CryptoStream {
     pub dcid: Vec<u8>,
+    /// The stream carries a gQUIC CHLO rather than a TLS ClientHello.
+    pub chlo: bool,
     pieces: Vec<(u64, Vec<u8>)>,
     bytes: usize,
     pub overflowed: bool,
@@ -304,9 +442,11 @@ impl CryptoStream {
         if initial.dcid != self.dcid {
             *self = CryptoStream {
                 dcid: initial.dcid.clone(),
+                chlo: initial.chlo,
                 ..Default::default()
             };
         }
+        self.chlo = initial.chlo;
         for (off, data) in initial.crypto {
             if off as usize > MAX_CRYPTO || self.bytes + data.len() > MAX_CRYPTO {
                 self.overflowed = true;
@@ -372,6 +512,84 @@ mod tests {
     }
 
     #[test]
+    fn salts_are_the_published_ones() {
+        // Chromium's quic_crypto/quic_versions (Q050, T050, T051) and the QUIC drafts.
+        assert_eq!(
+            SALT_Q050,
+            [
+                0x50, 0x45, 0x74, 0xef, 0xd0, 0x66, 0xfe, 0x2f, 0x9d, 0x94, 0x5c, 0xfc, 0xdb, 0xd3,
+                0xa7, 0xf0, 0xd3, 0xb5, 0x6b, 0x45
+            ]
+        );
+        assert_eq!(
+            SALT_T050,
+            [
+                0x7f, 0xf5, 0x79, 0xe5, 0xac, 0xd0, 0x72, 0x91, 0x55, 0x80, 0x30, 0x4c, 0x43, 0xa2,
+                0x36, 0x7c, 0x60, 0x48, 0x83, 0x10
+            ]
+        );
+        assert_eq!(
+            SALT_T051,
+            [
+                0x7a, 0x4e, 0xde, 0xf4, 0xe7, 0xcc, 0xee, 0x5f, 0xa4, 0x50, 0x6c, 0x19, 0x12, 0x4f,
+                0xc8, 0xcc, 0xda, 0x6e, 0x03, 0x3d
+            ]
+        );
+        assert_eq!(
+            SALT_D22,
+            [
+                0x7f, 0xbc, 0xdb, 0x0e, 0x7c, 0x66, 0xbb, 0xe9, 0x19, 0x3a, 0x96, 0xcd, 0x21, 0x51,
+                0x9e, 0xbd, 0x7a, 0x02, 0x64, 0x4a
+            ]
+        );
+        assert_eq!(version_name(u32::from_be_bytes(*b"T051")), "T051");
+        assert_eq!(version_name(0xfaceb002), "mvfst-faceb002");
+    }
+
+    #[test]
+    fn sealed_initials_of_every_version_open() {
+        let dcid = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+        for wire in [
+            1u32,
+            0x6b33_43cf,
+            0xff00_001d,
+            0xff00_0017,
+            0xff00_0016,
+            0xface_b001,
+            0xface_b002,
+            0xface_b003,
+            0xface_b00e,
+            0xface_b010,
+            0xface_b011,
+            0xface_b013,
+            GQUIC_Q050,
+            GQUIC_T050,
+            GQUIC_T051,
+        ] {
+            let p = seal_client_initial(wire, &dcid, 5, b"hello").unwrap();
+            assert!(looks_like_long_header(&p), "{wire:x}");
+            let got = client_initials(&p);
+            assert_eq!(got.len(), 1, "{wire:x}");
+            assert_eq!(got[0].version, wire);
+            assert_eq!(got[0].chlo, wire == GQUIC_Q050);
+            assert_eq!(got[0].crypto, vec![(5, b"hello".to_vec())], "{wire:x}");
+        }
+    }
+
+    #[test]
+    fn plaintext_gquic_is_a_chlo_initial() {
+        let chlo = super::super::gquic::build_chlo(&[(*b"SNI\0", &b"a.example"[..])]);
+        for v in [*b"Q043", *b"Q046"] {
+            let p = super::super::gquic::build_plaintext_packet(v, [1; 8], &chlo);
+            assert!(looks_like_long_header(&p));
+            let got = client_initials(&p);
+            assert_eq!(got.len(), 1);
+            assert!(got[0].chlo);
+            assert_eq!(got[0].version, u32::from_be_bytes(v));
+        }
+    }
+
+    #[test]
     fn varints() {
         for (bytes, v) in [
             (&[0x25][..], 37u64),
@@ -406,17 +624,20 @@ mod tests {
         let mut s = CryptoStream::default();
         s.add(Initial {
             version: 1,
+            chlo: false,
             dcid: vec![1],
             crypto: vec![(3, b"def".to_vec())],
         });
         s.add(Initial {
             version: 1,
+            chlo: false,
             dcid: vec![1],
             crypto: vec![(0, b"abc".to_vec()), (2, b"cd".to_vec())],
         });
         assert_eq!(s.contiguous(), b"abcdef");
         s.add(Initial {
             version: 1,
+            chlo: false,
             dcid: vec![2],
             crypto: vec![(0, b"x".to_vec())],
         });

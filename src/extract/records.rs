@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::fingerprint::Fingerprints;
 use crate::drops::DropCounts;
 use crate::flow::Flow;
 
@@ -58,8 +59,13 @@ pub struct NameRow {
     pub name: Option<String>,
     /// ALPN protocols offered, comma-separated.
     pub alpn: Option<String>,
-    /// Highest version offered (supported_versions-aware), e.g. `TLS 1.3`.
+    /// Highest version offered (supported_versions-aware), e.g. `TLS 1.3`; `gQUIC Q043` for a
+    /// gQUIC CHLO.
     pub tls_version: Option<String>,
+    /// User agent the client announced (gQUIC `UAID`).
+    pub user_agent: Option<String>,
+    /// JA4/JA3 of a TLS ClientHello (TCP or QUIC).
+    pub fingerprint: Option<Fingerprints>,
 }
 
 /// Per-file outcome.

@@ -10,6 +10,7 @@ use tls_parser::{
     TlsExtension, TlsMessage, TlsMessageHandshake,
 };
 
+use super::fingerprint::{is_grease, HelloFields};
 use super::text::{escape_text, normalize_name};
 
 /// Largest ClientHello accepted (post-quantum key shares make them ~2 KB; 64 KiB is generous).
@@ -23,6 +24,8 @@ pub struct ClientHello {
     pub sni: Option<String>,
     pub alpn: Option<String>,
     pub version: Option<String>,
+    /// What the JA4/JA3 fingerprints are made of.
+    pub fingerprint: Option<HelloFields>,
 }
 
 /// Progress on a stream prefix.
@@ -122,8 +125,10 @@ fn parse_handshake(hs: &[u8]) -> Progress {
     else {
         return Progress::Malformed;
     };
+    let ciphers: Vec<u16> = ch.ciphers.iter().map(|c| c.0).collect();
     let mut out = ClientHello {
         version: Some(version_name(ch.version.0)),
+        fingerprint: Some(HelloFields::new(ch.version.0, &ciphers, ch.ext)),
         ..Default::default()
     };
     let Some(ext) = ch.ext else {
@@ -163,10 +168,6 @@ fn parse_handshake(hs: &[u8]) -> Progress {
         }
     }
     Progress::Hello(out)
-}
-
-fn is_grease(v: u16) -> bool {
-    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
 /// Orders versions: drafts of TLS 1.3 (0x7fXX) rank just below TLS 1.3 itself.

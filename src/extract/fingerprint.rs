@@ -1,0 +1,408 @@
+//! TLS client fingerprints of a ClientHello: JA4 (the TLS-client method of FoxIO's JA4+, BSD
+//! 3-Clause; the other JA4+ methods are under a non-commercial licence and are not here) and
+//! JA3 (Salesforce, BSD 3-Clause), implemented from their specifications.
+//!
+//! JA4 = `a_b_c`. a: `t` (TCP) or `q` (QUIC); the version (highest non-GREASE value of
+//! supported_versions, else the hello's version: `13`, `12`, `11`, `10`, `s3`, `s2`, `d1`–`d3`,
+//! else `00`); `d` when an SNI extension is present, else `i`; cipher and extension counts (2
+//! digits, GREASE not counted, at most 99); the first and last characters of the first ALPN
+//! value (`00` without one; the first and last hex digits of the value when either end byte is
+//! not ASCII alphanumeric). b: the ciphers as 4-digit hex, sorted, comma-joined, SHA-256, first
+//! 12 hex digits (`000000000000` without ciphers). c: the extensions the same way but without
+//! SNI and ALPN, then `_` and the signature algorithms in wire order (no `_` part without them;
+//! `000000000000` when no extension is left). `ja4_r` is the same before hashing.
+//!
+//! JA3 = MD5 of `version,ciphers,extensions,curves,point_formats` in decimal, values joined by
+//! `-`, wire order, GREASE removed from ciphers, extensions and curves (`ja3_full` is the
+//! string).
+
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+/// Most values of one list kept (a ClientHello is at most 64 KiB; this only bounds work).
+const MAX_VALUES: usize = 4096;
+
+/// The parts of a ClientHello the fingerprints are made of (GREASE still in).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HelloFields {
+    /// The ClientHello's (legacy) version.
+    pub version: u16,
+    pub ciphers: Vec<u16>,
+    /// Extension types in wire order.
+    pub extensions: Vec<u16>,
+    /// supported_versions (0x002b) values.
+    pub supported_versions: Vec<u16>,
+    /// signature_algorithms (0x000d) values, wire order.
+    pub signature_algorithms: Vec<u16>,
+    /// supported_groups (0x000a) values.
+    pub groups: Vec<u16>,
+    /// ec_point_formats (0x000b) values.
+    pub point_formats: Vec<u8>,
+    /// First ALPN protocol, raw.
+    pub first_alpn: Option<Vec<u8>>,
+}
+
+/// The fingerprints of one hello on one transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprints {
+    pub ja4: String,
+    pub ja4_r: String,
+    pub ja3: String,
+    pub ja3_full: String,
+}
+
+/// GREASE values (RFC 8701): 0x?a?a with both bytes equal.
+pub fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// A list of u16 behind a length prefix of `prefix` bytes.
+fn u16_list(b: &[u8], prefix: usize) -> Vec<u16> {
+    let len = match prefix {
+        1 => b.first().map(|&l| usize::from(l)),
+        _ => be16(b, 0).map(usize::from),
+    };
+    let Some(len) = len else {
+        return Vec::new();
+    };
+    let body = b
+        .get(prefix..prefix + len)
+        .unwrap_or(&b[b.len().min(prefix)..]);
+    body.chunks_exact(2)
+        .take(MAX_VALUES)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect()
+}
+
+impl HelloFields {
+    /// From a ClientHello's version, cipher suites and raw extensions block (the bytes after
+    /// the extensions length). A cut or malformed extension ends the walk: what came before
+    /// it is kept.
+    pub fn new(version: u16, ciphers: &[u16], extensions: Option<&[u8]>) -> HelloFields {
+        let mut f = HelloFields {
+            version,
+            ciphers: ciphers.iter().copied().take(MAX_VALUES).collect(),
+            ..Default::default()
+        };
+        let mut at = 0;
+        let ext = extensions.unwrap_or(&[]);
+        while f.extensions.len() < MAX_VALUES {
+            let (Some(t), Some(len)) = (be16(ext, at), be16(ext, at + 2)) else {
+                break;
+            };
+            let Some(data) = ext.get(at + 4..at + 4 + usize::from(len)) else {
+                break;
+            };
+            at += 4 + usize::from(len);
+            f.extensions.push(t);
+            match t {
+                0x000a => f.groups = u16_list(data, 2),
+                0x000b => {
+                    let n = data.first().map_or(0, |&n| usize::from(n));
+                    f.point_formats = data.get(1..1 + n).unwrap_or(&[]).to_vec();
+                }
+                0x000d => f.signature_algorithms = u16_list(data, 2),
+                0x002b => f.supported_versions = u16_list(data, 1),
+                0x0010 => {
+                    // protocol_name_list: u16 length, then u8-length-prefixed names.
+                    let n = data.get(2).map_or(0, |&n| usize::from(n));
+                    f.first_alpn = data.get(3..3 + n).map(<[u8]>::to_vec);
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// The fingerprints on TCP (`quic` false) or QUIC.
+    pub fn fingerprints(&self, quic: bool) -> Fingerprints {
+        let (ja4, ja4_r) = self.ja4(quic);
+        let ja3_full = self.ja3_full();
+        let ja3 = hex(&Md5::digest(ja3_full.as_bytes()));
+        Fingerprints {
+            ja4,
+            ja4_r,
+            ja3,
+            ja3_full,
+        }
+    }
+
+    fn ja4(&self, quic: bool) -> (String, String) {
+        let version = self
+            .supported_versions
+            .iter()
+            .copied()
+            .filter(|v| !is_grease(*v))
+            .max()
+            .unwrap_or(self.version);
+        let version = match version {
+            0x0304 => "13",
+            0x0303 => "12",
+            0x0302 => "11",
+            0x0301 => "10",
+            0x0300 => "s3",
+            0x0002 => "s2",
+            0xfeff => "d1",
+            0xfefd => "d2",
+            0xfefc => "d3",
+            _ => "00",
+        };
+        let ciphers: Vec<u16> = self
+            .ciphers
+            .iter()
+            .copied()
+            .filter(|c| !is_grease(*c))
+            .collect();
+        let exts: Vec<u16> = self
+            .extensions
+            .iter()
+            .copied()
+            .filter(|e| !is_grease(*e))
+            .collect();
+        let sni = if exts.contains(&0x0000) { 'd' } else { 'i' };
+        let alpn = match &self.first_alpn {
+            None => "00".to_string(),
+            Some(a) if a.is_empty() => "00".to_string(),
+            Some(a) => {
+                let (first, last) = (a[0], a[a.len() - 1]);
+                if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
+                    format!("{}{}", first as char, last as char)
+                } else {
+                    let h = hex(a);
+                    let b = h.as_bytes();
+                    format!("{}{}", b[0] as char, b[b.len() - 1] as char)
+                }
+            }
+        };
+        let a = format!(
+            "{}{}{}{:02}{:02}{}",
+            if quic { 'q' } else { 't' },
+            version,
+            sni,
+            ciphers.len().min(99),
+            exts.len().min(99),
+            alpn
+        );
+        let list = |v: &[u16]| {
+            v.iter()
+                .map(|x| format!("{x:04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut sorted_ciphers = ciphers;
+        sorted_ciphers.sort_unstable();
+        let b_raw = list(&sorted_ciphers);
+        let mut sorted_exts: Vec<u16> = exts
+            .into_iter()
+            .filter(|e| *e != 0x0000 && *e != 0x0010)
+            .collect();
+        sorted_exts.sort_unstable();
+        let sigs: Vec<u16> = self
+            .signature_algorithms
+            .iter()
+            .copied()
+            .filter(|s| !is_grease(*s))
+            .collect();
+        let mut c_raw = list(&sorted_exts);
+        if !sigs.is_empty() {
+            c_raw.push('_');
+            c_raw.push_str(&list(&sigs));
+        }
+        let b_hash = if sorted_ciphers.is_empty() {
+            "000000000000".to_string()
+        } else {
+            sha12(&b_raw)
+        };
+        let c_hash = if sorted_exts.is_empty() {
+            "000000000000".to_string()
+        } else {
+            sha12(&c_raw)
+        };
+        (
+            format!("{a}_{b_hash}_{c_hash}"),
+            format!("{a}_{b_raw}_{c_raw}"),
+        )
+    }
+
+    fn ja3_full(&self) -> String {
+        let dec = |v: &mut dyn Iterator<Item = u16>| {
+            v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+        };
+        format!(
+            "{},{},{},{},{}",
+            self.version,
+            dec(&mut self.ciphers.iter().copied().filter(|c| !is_grease(*c))),
+            dec(&mut self.extensions.iter().copied().filter(|c| !is_grease(*c))),
+            dec(&mut self.groups.iter().copied().filter(|c| !is_grease(*c))),
+            dec(&mut self.point_formats.iter().map(|&p| u16::from(p))),
+        )
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+fn sha12(s: &str) -> String {
+    let mut h = hex(&Sha256::digest(s.as_bytes()));
+    h.truncate(12);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hexes(s: &str) -> Vec<u16> {
+        s.split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| u16::from_str_radix(x, 16).unwrap())
+            .collect()
+    }
+
+    fn ext(t: u16, data: &[u8]) -> Vec<u8> {
+        let mut v = t.to_be_bytes().to_vec();
+        v.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn list16(prefix: usize, vals: &[u16]) -> Vec<u8> {
+        let body: Vec<u8> = vals.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let mut out = if prefix == 1 {
+            vec![body.len() as u8]
+        } else {
+            (body.len() as u16).to_be_bytes().to_vec()
+        };
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// A Chrome ClientHello as published with its JA4 (the JA4 README's example client, seen
+    /// by a fingerprinting service): ciphers and extensions in wire order from its `ja4_ro`,
+    /// curves and point formats from its JA3 string; GREASE added where Chrome puts it.
+    fn chrome() -> HelloFields {
+        let ciphers = hexes(
+            "2a2a,1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035",
+        );
+        let order = hexes(
+            "1a1a,002d,0033,0010,fe0d,0017,44cd,0000,000b,000a,002b,ff01,0023,0012,0005,000d,001b,3a3a",
+        );
+        let mut raw = Vec::new();
+        for t in order {
+            let data = match t {
+                0x0010 => {
+                    let mut d = vec![0, 12, 2];
+                    d.extend_from_slice(b"h2");
+                    d.push(8);
+                    d.extend_from_slice(b"http/1.1");
+                    d
+                }
+                0x000a => list16(2, &[0x4a4a, 4588, 29, 23, 24]),
+                0x000b => vec![1, 0],
+                0x000d => list16(2, &hexes("0403,0804,0401,0503,0805,0501,0806,0601")),
+                0x002b => list16(1, &[0x6a6a, 0x0304, 0x0303]),
+                0x0000 => {
+                    let name = b"tls.browserleaks.com";
+                    let mut d = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+                    d.push(0);
+                    d.extend_from_slice(&(name.len() as u16).to_be_bytes());
+                    d.extend_from_slice(name);
+                    d
+                }
+                _ => vec![],
+            };
+            raw.extend(ext(t, &data));
+        }
+        HelloFields::new(0x0303, &ciphers, Some(&raw))
+    }
+
+    #[test]
+    fn ja4_and_ja3_of_the_published_example() {
+        let f = chrome().fingerprints(false);
+        assert_eq!(
+            f.ja4_r,
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert_eq!(f.ja4, "t13d1516h2_8daaf6152771_d8a2da3f94cd");
+        assert_eq!(
+            f.ja3_full,
+            "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0"
+        );
+        assert_eq!(f.ja3, "98487aa16281980e7d1120d399efb6a4");
+        let q = chrome().fingerprints(true);
+        assert!(q.ja4.starts_with("q13d1516h2_8daaf6152771_"));
+    }
+
+    #[test]
+    fn ja4_spec_rules() {
+        // The spec's first section: a raw string and its hash (ciphers part).
+        let mut f = chrome();
+        // No ALPN, no SNI, no signature algorithms, TLS 1.2 only.
+        f.first_alpn = None;
+        f.extensions
+            .retain(|e| ![0x0000, 0x0010, 0x000d, 0x002b].contains(e));
+        f.signature_algorithms.clear();
+        f.supported_versions.clear();
+        let p = f.fingerprints(false);
+        assert!(p.ja4.starts_with("t12i151200_8daaf6152771_"), "{}", p.ja4);
+        assert!(!p.ja4_r.ends_with('_'));
+        assert_eq!(p.ja4_r.matches('_').count(), 2, "no signature part");
+        // Non-alphanumeric ALPN ends: hex digits of the value.
+        f.first_alpn = Some(vec![0xab, b'x', 0xcd]);
+        assert!(f.fingerprints(false).ja4.starts_with("t12i1512ad_"));
+        f.first_alpn = Some(b"h".to_vec());
+        assert!(f.fingerprints(false).ja4.starts_with("t12i1512hh_"));
+        // Nothing at all: zero hashes.
+        let empty = HelloFields::new(0x0301, &[], None);
+        let e = empty.fingerprints(false);
+        assert_eq!(e.ja4, "t10i000000_000000000000_000000000000");
+        assert_eq!(e.ja3_full, "769,,,,");
+        // Counts cap at 99.
+        let many: Vec<u16> = (1..=150).collect();
+        assert!(HelloFields::new(0x0303, &many, None)
+            .fingerprints(false)
+            .ja4
+            .starts_with("t12i9900"));
+    }
+
+    #[test]
+    fn grease_values() {
+        for g in [0x0a0a, 0x1a1a, 0xfafa] {
+            assert!(is_grease(g));
+        }
+        for v in [0x0a1a, 0x0303, 0x1301, 0xaaaa] {
+            assert_eq!(is_grease(v), v == 0xaaaa, "{v:x}");
+        }
+    }
+
+    #[test]
+    fn truncated_extension_blocks_keep_what_came_before() {
+        let mut raw = ext(0x0000, &[0, 3, 0, 0, 0]);
+        raw.extend(ext(0x000b, &[1, 0]));
+        let whole = HelloFields::new(0x0303, &[0x1301], Some(&raw));
+        assert_eq!(whole.extensions, vec![0x0000, 0x000b]);
+        for cut in 0..raw.len() {
+            let f = HelloFields::new(0x0303, &[0x1301], Some(&raw[..cut]));
+            assert!(f.extensions.len() <= 2);
+            let _ = f.fingerprints(cut % 2 == 0);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_extension_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let f = HelloFields::new(0x0303, &[0x1301, 0x0a0a], Some(&data));
+            let _ = f.fingerprints(false);
+        }
+    }
+}
