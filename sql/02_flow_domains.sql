@@ -1,5 +1,7 @@
 -- Purpose: attribute every flow to the domain the device asked for, in this order:
---   sni       a TLS/QUIC server name or HTTP Host seen on that flow;
+--   sni       a TLS/QUIC server name or HTTP Host seen on that flow, unless it is an IP
+--             literal (`Host: 184.73.191.189`, an IPv6 address): that is not a name, and the
+--             flow falls through to the DNS rules;
 --   dns       the latest DNS answer of the same device mapping the flow's remote IP, at or before
 --             the flow's first packet (plus ${skew_seconds} s of clock skew), within the
 --             look-back window (${lookback_seconds} s);
@@ -28,7 +30,7 @@ SELECT flow_id, name FROM (
     ON n.device = f.device AND n.year = f.year AND n.month = f.month AND n.capture = f.capture
    AND n.server_ip = f.remote_ip AND n.server_port = f.remote_port
    AND n.client_ip = f.local_ip AND n.client_port = f.local_port
-  WHERE n.name IS NOT NULL AND n.name <> ''
+  WHERE n.name IS NOT NULL AND n.name <> '' AND ip_scope(n.name) IS NULL
 ) WHERE rn = 1;
 
 -- The `dns` rule as an interval join. Devices re-resolve the same names all day, so joining

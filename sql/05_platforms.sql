@@ -10,7 +10,8 @@ CREATE VIEW platform_hosts AS
 SELECT DISTINCT device, year, month, host, iot_platform(host) AS platform FROM (
   SELECT device, year, month, query AS host FROM dns WHERE query IS NOT NULL
   UNION ALL
-  SELECT device, year, month, name AS host FROM names WHERE name IS NOT NULL
+  SELECT device, year, month, name AS host FROM names
+  WHERE name IS NOT NULL AND ip_scope(name) IS NULL
   UNION ALL
   SELECT device, year, month, domain AS host FROM flow_domains WHERE domain IS NOT NULL
 ) WHERE iot_platform(host) IS NOT NULL;

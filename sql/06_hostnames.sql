@@ -2,7 +2,7 @@
 -- a flow (TLS/QUIC server name, HTTP Host): how often and when. The legacy unique_domains lists
 -- are drawn from it, so exporting never re-reads the raw tables.
 --   dns_rows    rows of `dns` whose query is the hostname (one per answer record);
---   name_rows   rows of `names` with the hostname.
+--   name_rows   rows of `names` with the hostname (IP literals in Host/SNI are not hostnames).
 -- Inputs: dns, names (raw layer).
 -- Outputs: view hostnames_v (table hostnames).
 
@@ -19,7 +19,7 @@ FROM (
   UNION ALL
   SELECT device, year, month, name AS hostname,
          0 AS dns_rows, COUNT(*) AS name_rows, MIN(ts) AS first_seen, MAX(ts) AS last_seen
-  FROM names WHERE name IS NOT NULL
+  FROM names WHERE name IS NOT NULL AND ip_scope(name) IS NULL
   GROUP BY device, year, month, name
 )
 GROUP BY device, year, month, hostname;

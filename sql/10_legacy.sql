@@ -4,8 +4,10 @@
 --   legacy_contacted  names that the device's Internet flows were attributed to;
 --   legacy_ips        remote Internet IPs with their attributed domain and country;
 --   legacy_categorized contacted domains with split, category, organisation, query types;
---   legacy_platforms  detected IoT platforms with evidence.
--- Inputs: hostnames, ips, destinations, platforms (analysis tables only: exporting a month never
+--   legacy_platforms  detected IoT platforms with evidence;
+--   legacy_months     every analysed device-month, so that a month without destinations still
+--                     gets its folder with empty lists (as the Python pipeline writes it).
+-- Inputs: summary, hostnames, ips, destinations, platforms (analysis tables only: exporting a month never
 --         re-reads raw partitions or flows).
 -- Outputs: the five views above; export-legacy and the drop-in commands read them.
 
@@ -34,3 +36,7 @@ WHERE domain IS NOT NULL;
 CREATE VIEW legacy_platforms AS
 SELECT device, year, month, platform, evidence, confidence, contacted_hostnames, flows
 FROM platforms;
+
+CREATE VIEW legacy_months AS
+SELECT DISTINCT device, year, month
+FROM summary;

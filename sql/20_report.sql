@@ -60,3 +60,10 @@ SELECT device, year, month,
        sum(CASE WHEN asn IS NOT NULL OR as_org IS NOT NULL THEN bytes ELSE 0 END) AS bytes_as
 FROM ips
 GROUP BY device, year, month;
+
+-- TLS client stacks (JA4) per device and month, with the month each stack first appears in
+-- (`first_month`, YYYY-MM): a new stack is a firmware or library change.
+CREATE VIEW report_fingerprints AS
+SELECT device, year, month, ja4, ja3, server_names, hellos, flows,
+       min(year || '-' || month) OVER (PARTITION BY device, ja4) AS first_month
+FROM fingerprints;

@@ -37,6 +37,8 @@ pub struct ExtractReport {
     pub files_ok: usize,
     pub files_partial: usize,
     pub files_failed: usize,
+    /// Inputs that could not be dated (not read; their rows are in month 0000-00).
+    pub files_undated: usize,
     pub packets: u64,
     pub bytes: u64,
     pub dns_rows: u64,
@@ -81,7 +83,7 @@ struct Done {
 
 fn extract_one(file: &CaptureFile, limits: ExtractLimits) -> Done {
     let out = extract_capture(file, limits);
-    let cap = &out.capture.file_name;
+    let cap = &out.capture.capture;
     let batches = dns_batch(cap, &out.dns).and_then(|dns| {
         Ok([
             dns,
@@ -285,6 +287,7 @@ fn tally(r: &mut ExtractReport, c: &CaptureRow) {
         Status::Ok => r.files_ok += 1,
         Status::Partial => r.files_partial += 1,
         Status::Failed => r.files_failed += 1,
+        Status::Undated => r.files_undated += 1,
     }
     r.packets += c.packets;
     r.bytes += c.bytes;

@@ -164,12 +164,13 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     let report = extract_with_progress(&captures, &cfg)?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "iotdest: extracted {} files ({} ok, {} partial, {} failed) into {} partitions of {}: \
+        "iotdest: extracted {} files ({} ok, {} partial, {} failed, {} undated) into {} partitions of {}: \
          {} packets, {:.1} MB, {} dns rows, {} name rows, {} flows in {:.2} s",
         report.files,
         report.files_ok,
         report.files_partial,
         report.files_failed,
+        report.files_undated,
         report.partitions,
         a.out,
         report.packets,
@@ -179,7 +180,8 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
         report.flow_rows,
         secs
     );
-    let bad = report.files_partial + report.files_failed + found.skipped.len();
+    let bad =
+        report.files_partial + report.files_failed + report.files_undated + found.skipped.len();
     Ok(if bad > 0 {
         Outcome::SomeFilesFailed
     } else {

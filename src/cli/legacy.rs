@@ -246,7 +246,9 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
                 Ok(())
             },
         )?;
-        let bad = report.files_partial + report.files_failed + found.skipped.len() > 0;
+        let bad =
+            report.files_partial + report.files_failed + report.files_undated + found.skipped.len()
+                > 0;
         Ok((per_device.into_iter().collect(), bad))
     })();
     let _ = std::fs::remove_dir_all(&scratch);
@@ -662,7 +664,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             limits: ExtractLimits::default(),
         };
         let report = super::extract::extract_with_progress(&todo, &cfg)?;
-        if report.files_partial + report.files_failed > 0 {
+        if report.files_partial + report.files_failed + report.files_undated > 0 {
             outcome = Outcome::SomeFilesFailed;
         }
         eprintln!(

@@ -245,6 +245,7 @@ pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
     let mut path = StringBuilder::new();
     let mut file_name = StringBuilder::new();
+    let mut capture = StringBuilder::new();
     let mut device_ip = StringBuilder::new();
     let mut name_ts = ts_builder(n);
     let mut size = Int64Builder::with_capacity(n);
@@ -268,6 +269,7 @@ pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
     for r in rows {
         path.append_value(&r.path);
         file_name.append_value(&r.file_name);
+        capture.append_value(&r.capture);
         device_ip.append_option(r.device_ip.map(|ip| ip.to_string()));
         name_ts.append_option(r.name_ts_us);
         size.append_value(r.size_bytes as i64);
@@ -291,6 +293,7 @@ pub fn captures_batch(rows: &[&CaptureRow]) -> Result<RecordBatch, ArrowError> {
     let mut cols: Vec<ArrayRef> = vec![
         Arc::new(path.finish()),
         Arc::new(file_name.finish()),
+        Arc::new(capture.finish()),
         Arc::new(device_ip.finish()),
         Arc::new(name_ts.finish()),
         Arc::new(size.finish()),

@@ -89,6 +89,7 @@ pub static CAPTURES: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields = vec![
         f("path", DataType::Utf8, false),
         f("file_name", DataType::Utf8, false),
+        f("capture", DataType::Utf8, false),
         f("device_ip", DataType::Utf8, true),
         f("name_ts", ts(), true),
         f("size_bytes", DataType::Int64, false),

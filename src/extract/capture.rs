@@ -522,17 +522,29 @@ fn is_header_error(e: &ReadError) -> bool {
 pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutput {
     let meta = std::fs::metadata(&file.path).ok();
     let mut ex = Extractor::new(file.device_ip, limits);
-    let result = read_capture(&file.path, |p| ex.packet(p));
-    let (summary, status, error) = match result {
-        Ok(s) => (s, Status::Ok, None),
-        Err((s, e)) => {
+    let result = match &file.undated {
+        // Not read: there is no month to put its rows in.
+        Some(why) => Err((
+            Default::default(),
+            if meta.is_some() {
+                Status::Undated
+            } else {
+                Status::Failed
+            },
+            why.clone(),
+        )),
+        None => read_capture(&file.path, |p| ex.packet(p)).map_err(|(s, e)| {
             let status = if is_header_error(&e) {
                 Status::Failed
             } else {
                 Status::Partial
             };
-            (s, status, Some(e.to_string()))
-        }
+            (s, status, e.to_string())
+        }),
+    };
+    let (summary, status, error) = match result {
+        Ok(s) => (s, Status::Ok, None),
+        Err((s, status, e)) => (s, status, Some(e)),
     };
     for _ in 0..ex.defrag.leftover() {
         ex.drops.add(DropReason::IpFragment);
@@ -563,6 +575,7 @@ pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutp
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        capture: file.capture.clone(),
         device_ip: file.device_ip,
         name_ts_us: file.name_ts,
         size_bytes: meta.as_ref().map_or(0, |m| m.len()),

@@ -76,6 +76,8 @@ pub enum Status {
     Partial,
     /// Nothing could be read.
     Failed,
+    /// The capture could not be dated, so it was not read (its row is in month `0000-00`).
+    Undated,
 }
 
 impl Status {
@@ -84,6 +86,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Partial => "partial",
             Status::Failed => "failed",
+            Status::Undated => "undated",
         }
     }
 }
@@ -93,6 +96,8 @@ impl Status {
 pub struct CaptureRow {
     pub path: String,
     pub file_name: String,
+    /// Identity in the device-month (see `CaptureFile::capture`).
+    pub capture: String,
     pub device_ip: Option<IpAddr>,
     pub name_ts_us: Option<i64>,
     pub size_bytes: u64,

@@ -21,7 +21,18 @@ pub struct CaptureFile {
     pub month: u32,
     /// Rotation number from a tcpdump `-C` name (`…pcap2` → 2).
     pub rotation: u32,
+    /// The capture's identity in its device-month (the `capture` column of every table): the
+    /// file name, or, when several inputs of the device-month share it, the shortest ending of
+    /// their paths that tells them apart (`a/input.pcap`, `b/input.pcap`).
+    pub capture: String,
+    /// Why the capture cannot be dated, when it cannot: it is not read, and its `captures` row
+    /// goes to the device's month `0000-00` with status `undated` (or `failed` for a listed
+    /// file that does not exist).
+    pub undated: Option<String>,
 }
+
+/// Year and month of the partition that holds undatable captures' rows.
+pub const UNDATED: (i32, u32) = (0, 0);
 
 /// A file that was found but cannot be used, with the reason (reported, the run goes on).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,14 +190,11 @@ pub fn discover_list(
                 }
             },
         };
-        if !path.is_file() {
-            out.skipped.push(Skipped {
-                path,
-                reason: "listed file does not exist".into(),
-            });
+        if !opts.devices.is_empty() && device.is_none() && !opts.devices.contains(&dev) {
             continue;
         }
-        if !opts.devices.is_empty() && device.is_none() && !opts.devices.contains(&dev) {
+        if !path.is_file() {
+            undated(path, dev, opts, &mut out, "listed file does not exist");
             continue;
         }
         classify(path, dev, opts, &mut out);
@@ -208,28 +216,32 @@ fn classify(path: PathBuf, device: String, opts: &DiscoverOptions, out: &mut Dis
                 (None, None, 0, y, m)
             }
             Ok(None) => {
-                out.skipped.push(Skipped {
+                return undated(
                     path,
-                    reason: "file name does not parse and the capture has no packet to date it by"
-                        .into(),
-                });
-                return;
+                    device,
+                    opts,
+                    out,
+                    "file name does not parse and the capture has no packet to date it by",
+                )
             }
             Err(e) => {
-                out.skipped.push(Skipped {
+                return undated(
                     path,
-                    reason: format!("cannot date by first packet: {e}"),
-                });
-                return;
+                    device,
+                    opts,
+                    out,
+                    &format!("cannot date by first packet: {e}"),
+                )
             }
         },
         None => {
-            out.skipped.push(Skipped {
+            return undated(
                 path,
-                reason: "file name is not YYYY-MM-DD_HH.MM.SS_<ip>.pcap (use --date-from-packets)"
-                    .into(),
-            });
-            return;
+                device,
+                opts,
+                out,
+                "file name is not YYYY-MM-DD_HH.MM.SS_<ip>.pcap (use --date-from-packets)",
+            )
         }
     };
     if !opts.years.is_empty() && !opts.years.contains(&year) {
@@ -246,6 +258,31 @@ fn classify(path: PathBuf, device: String, opts: &DiscoverOptions, out: &mut Dis
         year,
         month,
         rotation,
+        capture: name,
+        undated: None,
+    });
+}
+
+/// An input that cannot be dated: kept (its `captures` row says why), unless month filters
+/// are given (it is in none of them).
+fn undated(path: PathBuf, device: String, opts: &DiscoverOptions, out: &mut Discovery, why: &str) {
+    if !opts.years.is_empty() || !opts.months.is_empty() {
+        return;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.captures.push(CaptureFile {
+        path,
+        device,
+        name_ts: None,
+        device_ip: None,
+        year: UNDATED.0,
+        month: UNDATED.1,
+        rotation: 0,
+        capture: name,
+        undated: Some(why.to_string()),
     });
 }
 
@@ -256,6 +293,63 @@ fn finish(out: &mut Discovery) {
     });
     out.captures
         .dedup_by(|a, b| a.path == b.path && a.device == b.device);
+    // Capture identities: unique within each device-month (sorted above, so groups are runs).
+    let mut start = 0;
+    while start < out.captures.len() {
+        let c = &out.captures[start];
+        let key = (c.device.clone(), c.year, c.month);
+        let end = start
+            + out.captures[start..]
+                .iter()
+                .take_while(|c| (c.device.clone(), c.year, c.month) == key)
+                .count();
+        let ids = capture_ids(&out.captures[start..end]);
+        for (c, id) in out.captures[start..end].iter_mut().zip(ids) {
+            c.capture = id;
+        }
+        start = end;
+    }
+}
+
+/// The capture ids of one device-month's inputs: the file name, or for names that repeat, the
+/// shortest path ending (in `/`-joined components) that is unique among the files sharing it.
+fn capture_ids(files: &[CaptureFile]) -> Vec<String> {
+    let name = |c: &CaptureFile| {
+        c.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let names: Vec<String> = files.iter().map(name).collect();
+    let ending = |c: &CaptureFile, k: usize| {
+        let parts: Vec<String> = c
+            .path
+            .components()
+            .map(|p| p.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        parts[parts.len().saturating_sub(k)..].join("/")
+    };
+    let mut ids = names.clone();
+    for (i, n) in names.iter().enumerate() {
+        let same: Vec<usize> = (0..files.len()).filter(|&j| &names[j] == n).collect();
+        if same.len() < 2 {
+            continue;
+        }
+        let depth = files[i].path.components().count();
+        for k in 2..=depth.max(2) {
+            let mine = ending(&files[i], k);
+            if same
+                .iter()
+                .filter(|&&j| j != i)
+                .all(|&j| ending(&files[j], k) != mine)
+            {
+                ids[i] = mine;
+                break;
+            }
+            ids[i] = files[i].path.to_string_lossy().into_owned();
+        }
+    }
+    ids
 }
 
 /// Parses `YYYY-MM` as given to `--months`.
@@ -291,6 +385,78 @@ mod tests {
         assert!(parse_year_month("25-01").is_err());
     }
 
+    fn file(path: &str) -> CaptureFile {
+        CaptureFile {
+            path: PathBuf::from(path),
+            device: "d".into(),
+            name_ts: None,
+            device_ip: None,
+            year: 2024,
+            month: 1,
+            rotation: 0,
+            capture: String::new(),
+            undated: None,
+        }
+    }
+
+    #[test]
+    fn capture_ids_are_unique_in_a_month() {
+        let files = [
+            file("/x/a/input.pcap"),
+            file("/x/b/input.pcap"),
+            file("/y/a/input.pcap"),
+            file("/x/c/other.pcap"),
+        ];
+        assert_eq!(
+            capture_ids(&files),
+            [
+                "x/a/input.pcap",
+                "b/input.pcap",
+                "y/a/input.pcap",
+                "other.pcap"
+            ]
+        );
+    }
+
+    #[test]
+    fn undatable_inputs_are_kept_in_month_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a").join("dev").join("ctrl2");
+        let b = dir.path().join("b").join("dev").join("ctrl2");
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        fs::write(a.join("input.pcap"), b"").unwrap();
+        fs::write(b.join("input.pcap"), b"not a capture").unwrap();
+        let list = dir.path().join("list.txt");
+        fs::write(
+            &list,
+            format!(
+                "{}\n{}\n{}\n",
+                a.join("input.pcap").display(),
+                b.join("input.pcap").display(),
+                a.join("missing.pcap").display()
+            ),
+        )
+        .unwrap();
+        let opts = DiscoverOptions {
+            date_from_packets: true,
+            ..Default::default()
+        };
+        let d = discover_list(&list, None, &opts).unwrap();
+        assert!(d.skipped.is_empty());
+        assert_eq!(d.captures.len(), 3);
+        assert!(d
+            .captures
+            .iter()
+            .all(|c| (c.year, c.month) == UNDATED && c.undated.is_some()));
+        let ids: Vec<&str> = d.captures.iter().map(|c| c.capture.as_str()).collect();
+        assert!(ids.contains(&"missing.pcap"), "{ids:?}");
+        assert!(
+            ids.iter().any(|i| i.ends_with("a/dev/ctrl2/input.pcap")),
+            "{ids:?}"
+        );
+    }
+
     #[test]
     fn walks_layout_and_reports_bad_names() {
         let dir = tempfile::tempdir().unwrap();
@@ -307,11 +473,28 @@ mod tests {
             ..Default::default()
         };
         let d = discover_root(dir.path(), &opts).unwrap();
+        // garbage.pcap cannot be dated: with a year filter it is in none of them.
         assert_eq!(d.captures.len(), 2);
         assert!(d.captures[0]
             .path
             .ends_with("2025-07-01_10.00.00_192.168.1.5.pcap"));
-        assert_eq!(d.skipped.len(), 1);
+        assert!(d.skipped.is_empty());
+        let all = discover_root(
+            dir.path(),
+            &DiscoverOptions {
+                experiment: "ctrl2".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let undated: Vec<_> = all
+            .captures
+            .iter()
+            .filter(|c| c.undated.is_some())
+            .collect();
+        assert_eq!(undated.len(), 1);
+        assert_eq!(undated[0].capture, "garbage.pcap");
+        assert_eq!((undated[0].year, undated[0].month), UNDATED);
         let bad = DiscoverOptions {
             devices: vec!["nope".into()],
             ..opts

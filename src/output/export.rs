@@ -402,6 +402,7 @@ pub async fn gather(
     let mut months: BTreeMap<MonthKey, LegacyMonth> = BTreeMap::new();
     let keep = |d: &str| devices.is_empty() || devices.iter().any(|x| x == d);
     let views = [
+        "legacy_months",
         "legacy_unique",
         "legacy_contacted",
         "legacy_ips",
@@ -432,6 +433,7 @@ pub async fn gather(
                 );
                 let m = months.entry(key).or_default();
                 match view {
+                    "legacy_months" => {}
                     "legacy_unique" => {
                         m.unique_domains.extend(get("domain"));
                     }

@@ -5,13 +5,14 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 
 /// The analysis tables, in the order they are produced.
-pub const ANALYSIS_TABLES: [&str; 6] = [
+pub const ANALYSIS_TABLES: [&str; 7] = [
     "flow_domains",
     "ips",
     "destinations",
     "platforms",
     "hostnames",
     "summary",
+    "fingerprints",
 ];
 
 /// One SQL file whose view is materialised as a table.
@@ -50,7 +51,7 @@ pub const MONTH_STEPS: [Step; 2] = [
 ];
 
 /// The device-month steps, each materialised as the analysis table of the same position.
-pub const DEVICE_STEPS: [Step; 6] = [
+pub const DEVICE_STEPS: [Step; 7] = [
     Step {
         file: "02_flow_domains.sql",
         text: include_str!("../../sql/02_flow_domains.sql"),
@@ -92,6 +93,13 @@ pub const DEVICE_STEPS: [Step; 6] = [
         view: "summary_v",
         table: "summary",
         order: "device, year, month",
+    },
+    Step {
+        file: "08_fingerprints.sql",
+        text: include_str!("../../sql/08_fingerprints.sql"),
+        view: "fingerprints_v",
+        table: "fingerprints",
+        order: "device, year, month, ja4",
     },
 ];
 

@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::inventory::part_files;
 use super::location::Location;
 use super::partition::PartitionKey;
-use crate::columnar::schema::TABLE_CAPTURES;
+use crate::columnar::schema::{CAPTURES, TABLE_CAPTURES};
 
 /// Identity of one capture file as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,6 +37,14 @@ pub fn stored_stamps(dataset: &Location, key: &PartitionKey) -> Option<BTreeSet<
         for batch in reader {
             let batch = batch.ok()?;
             let schema = batch.schema();
+            // A month written by an older iotdest (other columns) is extracted again.
+            if CAPTURES
+                .fields()
+                .iter()
+                .any(|f| schema.index_of(f.name()).is_err())
+            {
+                return None;
+            }
             let path = cast(batch.column(schema.index_of("path").ok()?), &DataType::Utf8).ok()?;
             let path = path.as_any().downcast_ref::<StringArray>()?.clone();
             let size = batch

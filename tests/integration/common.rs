@@ -68,6 +68,8 @@ pub fn extract_file(path: &Path) -> CaptureOutput {
         year: parsed.as_ref().map_or(1970, |p| p.year),
         month: parsed.as_ref().map_or(1, |p| p.month),
         rotation: 0,
+        capture: name.to_string(),
+        undated: None,
     };
     extract_capture(&file, ExtractLimits::default())
 }

@@ -31,6 +31,20 @@ pub struct Platform {
     pub bytes: u64,
 }
 
+/// A TLS client stack (JA4) a device used in a month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    pub device: String,
+    pub month: Month,
+    pub ja4: String,
+    pub ja3: String,
+    pub server_names: String,
+    pub hellos: u64,
+    pub flows: u64,
+    /// The first month (of the dataset) the device used this stack in.
+    pub first_month: Month,
+}
+
 /// Data-quality facts of a device-month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Quality {
@@ -82,6 +96,7 @@ pub struct ReportData {
     pub domains: Vec<(String, Month, String)>,
     pub platforms: Vec<Platform>,
     pub quality: BTreeMap<(String, Month), Quality>,
+    pub stacks: Vec<Stack>,
 }
 
 struct Cells<'a> {
@@ -262,6 +277,43 @@ pub async fn gather(
                 bytes_as: c.num("bytes_as", r),
                 ..Default::default()
             };
+        }
+    }
+    let sql = "SELECT * FROM report_fingerprints ORDER BY device, year, month, ja4";
+    let cols = [
+        "device",
+        "year",
+        "month",
+        "ja4",
+        "ja3",
+        "server_names",
+        "hellos",
+        "flows",
+        "first_month",
+    ];
+    for b in rows(ctx, sql).await? {
+        let c = Cells::new(&b, &cols);
+        for r in 0..b.num_rows() {
+            let Some((device, month)) = c.key(r).filter(|(d, _)| keep(d)) else {
+                continue;
+            };
+            let first_month = c
+                .text("first_month", r)
+                .and_then(|t| {
+                    let (y, m) = t.split_once('-')?;
+                    Some((y.parse().ok()?, m.parse().ok()?))
+                })
+                .unwrap_or(month);
+            data.stacks.push(Stack {
+                device,
+                month,
+                ja4: c.text("ja4", r).unwrap_or_default(),
+                ja3: c.text("ja3", r).unwrap_or_default(),
+                server_names: c.text("server_names", r).unwrap_or_default(),
+                hellos: c.num("hellos", r),
+                flows: c.num("flows", r),
+                first_month,
+            });
         }
     }
     let mut devs: Vec<String> = data.quality.keys().map(|(d, _)| d.clone()).collect();

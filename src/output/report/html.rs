@@ -287,6 +287,65 @@ fn platforms(s: &mut String, data: &ReportData, scope: &Scope<'_>) {
     s.push_str("</table>");
 }
 
+/// Most server names listed per stack and month.
+const MAX_NAMES: usize = 6;
+
+/// Per device: the TLS client stacks (JA4) it used, month by month; a stack is marked new in
+/// the first month it appears (from the first month with data on, so the first month's stacks
+/// are the baseline, not news).
+fn client_stacks(s: &mut String, data: &ReportData, scope: &Scope<'_>, months: &[Month]) {
+    let Some(device) = scope.device else {
+        return;
+    };
+    s.push_str("<h3>TLS client stacks (JA4) month by month</h3>");
+    let rows: Vec<_> = data.stacks.iter().filter(|r| r.device == device).collect();
+    if rows.is_empty() {
+        s.push_str(r#"<p class="note">No TLS or QUIC ClientHello was seen.</p>"#);
+        return;
+    }
+    let first_data = months.first().copied();
+    s.push_str("<table><tr><th>month</th><th>JA4</th><th></th><th>hellos</th><th>flows</th><th>server names</th><th>JA3</th></tr>");
+    for r in rows {
+        let new = r.first_month == r.month && Some(r.month) != first_data;
+        let names: Vec<&str> = r
+            .server_names
+            .split(';')
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut listed = names
+            .iter()
+            .take(MAX_NAMES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > MAX_NAMES {
+            let _ = write!(listed, " and {} more", names.len() - MAX_NAMES);
+        }
+        let ja3s: Vec<&str> = r.ja3.split(';').filter(|n| !n.is_empty()).collect();
+        let ja3 = match ja3s.as_slice() {
+            [] => String::new(),
+            [one] => (*one).to_string(),
+            [one, rest @ ..] => format!("{one} (+{} more)", rest.len()),
+        };
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td><code>{}</code></td></tr>"#,
+            month_name(r.month),
+            esc(&r.ja4),
+            if new {
+                r#"<b class="plus">new</b>"#
+            } else {
+                ""
+            },
+            r.hellos,
+            r.flows,
+            esc(&listed),
+            esc(&ja3)
+        );
+    }
+    s.push_str("</table>");
+}
+
 fn section(s: &mut String, data: &ReportData, scope: &Scope<'_>) {
     let mut present = BTreeSet::new();
     present.extend(
@@ -349,6 +408,7 @@ fn section(s: &mut String, data: &ReportData, scope: &Scope<'_>) {
     }
     domain_changes(s, data, scope, &months);
     platforms(s, data, scope);
+    client_stacks(s, data, scope, &months);
     quality_table(s, data, scope, &months);
     s.push_str("</section>");
 }
