@@ -97,6 +97,42 @@ fn extract_one(file: &CaptureFile, limits: ExtractLimits) -> Done {
     }
 }
 
+/// Removes the month-0000-00 partitions (undatable inputs) of the devices in `captures` that
+/// have no undatable input any more (renamed, dated with `--date-from-packets`, or removed), so
+/// that `captures` keeps equalling the inputs. `owns` says which partitions this run may touch
+/// (a shard's share). Call only when `captures` are all of those devices' inputs (no year or
+/// month filter).
+pub fn clear_undated(
+    dataset: &Location,
+    captures: &[CaptureFile],
+    owns: impl Fn(&PartitionKey) -> bool,
+) -> Result<usize, StoreError> {
+    let mut devices: BTreeMap<&str, bool> = BTreeMap::new();
+    for c in captures {
+        *devices.entry(c.device.as_str()).or_default() |= c.undated.is_some();
+    }
+    let mut cleared = 0;
+    for (device, has_undated) in devices {
+        let key = PartitionKey {
+            device: device.to_string(),
+            year: crate::ingest::discover::UNDATED.0,
+            month: crate::ingest::discover::UNDATED.1,
+        };
+        if has_undated || !owns(&key) {
+            continue;
+        }
+        let at = key.at(dataset, TABLE_CAPTURES);
+        if !at.exists()? {
+            continue;
+        }
+        for (table, _) in tables() {
+            key.at(dataset, table).delete_tree()?;
+        }
+        cleared += 1;
+    }
+    Ok(cleared)
+}
+
 /// Extracts `captures` into `cfg.dataset`. `on_capture` is called once per capture, in input
 /// order (progress and per-file error lines).
 ///

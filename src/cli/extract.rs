@@ -13,7 +13,7 @@ use super::Outcome;
 use crate::extract::{ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
 use crate::ingest::discover::{discover_list, discover_root, parse_year_month, DiscoverOptions};
-use crate::pipeline::{run_extract, ExtractConfig, ExtractReport};
+use crate::pipeline::{clear_undated, run_extract, ExtractConfig, ExtractReport};
 use crate::store::shard::Shard;
 use crate::store::PartitionKey;
 
@@ -149,6 +149,9 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
     if found.captures.is_empty() {
         bail!("no capture files found (check --root/--input-list, --experiment and the filters)");
     }
+    let dataset = a.storage.location(&a.out)?;
+    let all_months = a.years.is_empty() && a.months.is_empty();
+    let all_inputs = all_months.then(|| found.captures.clone());
     let mut captures = found.captures;
     take_share(&mut captures, a.shard);
     if captures.is_empty() {
@@ -156,12 +159,22 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let cfg = ExtractConfig {
-        dataset: a.storage.location(&a.out)?,
+        dataset: dataset.clone(),
         threads,
         limits: ExtractLimits::default(),
     };
     let start = Instant::now();
     let report = extract_with_progress(&captures, &cfg)?;
+    if let Some(all) = all_inputs {
+        let owns = |k: &PartitionKey| a.shard.is_none_or(|s| s.owns_device_month(k));
+        let cleared = clear_undated(&dataset, &all, owns)?;
+        if cleared > 0 {
+            eprintln!(
+                "iotdest: removed the undated (0000-00) captures of {cleared} device(s) whose \
+                 inputs are all dated now"
+            );
+        }
+    }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "iotdest: extracted {} files ({} ok, {} partial, {} failed, {} undated) into {} partitions of {}: \

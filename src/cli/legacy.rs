@@ -35,7 +35,7 @@ fn default_threads() -> usize {
 }
 
 /// The analysis tables the legacy layout is drawn from.
-const LEGACY_TABLES: [&str; 4] = ["hostnames", "destinations", "ips", "platforms"];
+const LEGACY_TABLES: [&str; 5] = ["summary", "hostnames", "destinations", "ips", "platforms"];
 
 /// Calls `f` with the legacy facts of every analysed device-month of `dataset` that `only`
 /// selects, one month at a time (one session per month over that month's analysis partitions,

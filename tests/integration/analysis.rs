@@ -280,7 +280,28 @@ fn attribution_order_lookback_fallbacks_and_as_classification() {
         name: Some("sni.example.com".into()),
         alpn: None,
         tls_version: Some("TLS 1.3".into()),
+        user_agent: None,
+        fingerprint: Some(iotdest::extract::fingerprint::Fingerprints {
+            ja4: "t13d1516h2_8daaf6152771_d8a2da3f94cd".into(),
+            ja4_r: "t13d1516h2_raw".into(),
+            ja3: "98487aa16281980e7d1120d399efb6a4".into(),
+            ja3_full: "771,…".into(),
+        }),
     }];
+    // An IP literal as the HTTP Host is not a name: the flow falls through to the DNS rules.
+    let mut names = names;
+    names.push(NameRow {
+        ends: Endpoints {
+            client_port: 40002,
+            server_ip: ip("52.2.2.2"),
+            ..names[0].ends
+        },
+        protocol: "http",
+        name: Some("52.2.2.2".into()),
+        tls_version: None,
+        fingerprint: None,
+        ..names[0].clone()
+    });
     let flows = vec![
         flow(T0, dev, 40001, "52.1.1.1", 443, 1000),
         flow(T0, dev, 40002, "52.2.2.2", 443, 1000),
@@ -328,6 +349,7 @@ fn attribution_order_lookback_fallbacks_and_as_classification() {
     };
     check("52.1.1.1", "sni.example.com", "sni"); // SNI beats DNS
     check("52.2.2.2", "new.example.com", "dns"); // latest earlier answer; later answer ignored
+                                                 // (its Host header, an IP literal, is no name)
     check("52.9.9.9", "skew.example.com", "dns"); // 1 s after the flow: within the skew
     check("52.3.3.3", "stale.example.com", "dns-month"); // older than the look-back
     check("52.4.4.4", "later.example.com", "dns-month"); // only after the flow
@@ -342,6 +364,28 @@ fn attribution_order_lookback_fallbacks_and_as_classification() {
     assert!(fd
         .iter()
         .all(|r| r["_partition"].starts_with("flow_domains/device=echo_dot/year=2025/month=01")));
+
+    let fp = rows(&ds, "fingerprints");
+    assert_eq!(fp.len(), 1);
+    assert_eq!(
+        (
+            fp[0]["ja4"].as_str(),
+            fp[0]["server_names"].as_str(),
+            fp[0]["hellos"].as_str(),
+            fp[0]["flows"].as_str(),
+            fp[0]["bytes"].as_str()
+        ),
+        (
+            "t13d1516h2_8daaf6152771_d8a2da3f94cd",
+            "sni.example.com",
+            "1",
+            "1",
+            "1500"
+        )
+    );
+    assert!(rows(&ds, "hostnames")
+        .iter()
+        .all(|r| r["hostname"] != "52.2.2.2"));
 
     let dest = rows(&ds, "destinations");
     assert!(

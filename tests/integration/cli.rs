@@ -63,7 +63,7 @@ fn corrupt_file_is_reported_and_the_run_goes_on() {
         "{err}"
     );
     assert!(
-        err.contains("skipped") && err.contains("holiday.pcap"),
+        err.contains("holiday.pcap: file name is not") && err.contains("1 undated"),
         "{err}"
     );
     let dns = dump_table(&out, "dns", &[]);
@@ -72,13 +72,21 @@ fn corrupt_file_is_reported_and_the_run_goes_on() {
         dns.iter().any(|l| l.contains("query=b.example.com")),
         "packets before the corrupt record are kept"
     );
+    // Every input has a captures row; the undatable one sits in month 0000-00.
     let caps = dump_table(&out, "captures", &[]);
-    assert_eq!(caps.len(), 3);
+    assert_eq!(caps.len(), 4, "{caps:#?}");
     assert!(caps.iter().any(|l| l.contains("status=partial")));
     assert!(caps.iter().any(|l| l.contains("status=failed")));
-    assert!(caps
+    let (dated, undated): (Vec<_>, Vec<_>) = caps
         .iter()
-        .all(|l| l.starts_with("captures/device=plug/year=2025/month=07")));
+        .partition(|l| l.starts_with("captures/device=plug/year=2025/month=07"));
+    assert_eq!(dated.len(), 3, "{caps:#?}");
+    assert!(
+        undated[0].starts_with("captures/device=plug/year=0000/month=00")
+            && undated[0].contains("status=undated")
+            && undated[0].contains("holiday.pcap"),
+        "{caps:#?}"
+    );
 }
 
 #[test]
@@ -189,7 +197,12 @@ fn undated_names_are_dated_by_first_packet_on_request() {
         os("--out"),
         out.as_os_str(),
     ]);
-    assert_eq!(code, Some(2), "nothing extractable is fatal");
+    assert_eq!(code, Some(1), "an undatable capture is a per-file problem");
+    let caps = dump_table(&out, "captures", &[]);
+    assert!(
+        caps.len() == 1 && caps[0].contains("status=undated"),
+        "{caps:#?}"
+    );
     let (code, err) = run_bin(&[
         os("extract"),
         os("--root"),
@@ -200,6 +213,12 @@ fn undated_names_are_dated_by_first_packet_on_request() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(dump_table(&out, "dns", &[])[0].starts_with("dns/device=hub/year=2023/month=11|"));
+    // Now dated, the capture leaves month 0000-00: captures equals the inputs again.
+    let caps = dump_table(&out, "captures", &[]);
+    assert!(
+        caps.len() == 1 && caps[0].starts_with("captures/device=hub/year=2023/month=11|"),
+        "{caps:#?}"
+    );
 }
 
 #[test]
