@@ -11,7 +11,8 @@ use std::sync::Arc;
 use iotdest::classify::devices::Devices;
 use iotdest::classify::geo::Geo;
 use iotdest::classify::{Classifier, Rules};
-use iotdest::extract::DnsRow;
+use iotdest::extract::fingerprint::Fingerprints;
+use iotdest::extract::{DnsRow, Endpoints, NameRow, L4};
 use iotdest::flow::Flow;
 use iotdest::query::analyze::{analyze_whole, AnalyzeParams, ANALYSIS_TABLES};
 
@@ -93,8 +94,37 @@ fn write_unit(ds: &Path, rng: &mut Rng, d: usize, m: usize, answers: u64, flows:
         })
         .collect();
     fl.sort_by_key(|f| f.stats.first_ts);
+    // A client hello on every third flow, from one of two client stacks.
+    let names: Vec<NameRow> = fl
+        .iter()
+        .step_by(3)
+        .map(|f| {
+            let stack = rng.next(2);
+            NameRow {
+                ts_us: f.stats.first_ts,
+                ends: Endpoints {
+                    client_ip: f.key.local_ip,
+                    client_port: f.key.local_port,
+                    server_ip: f.key.remote_ip,
+                    server_port: f.key.remote_port,
+                    transport: L4::Tcp,
+                },
+                protocol: "tls",
+                name: Some(QUERIES[rng.next(4) as usize].into()),
+                alpn: None,
+                tls_version: Some("TLS 1.3".into()),
+                user_agent: None,
+                fingerprint: Some(Fingerprints {
+                    ja4: format!("t13d15{stack}6h2_8daaf6152771_d8a2da3f94cd"),
+                    ja4_r: format!("raw{stack}"),
+                    ja3: format!("ja3-{stack}-{}", rng.next(2)),
+                    ja3_full: "771,4865".into(),
+                }),
+            }
+        })
+        .collect();
     let (y, mo) = MONTHS[m];
-    write_partition(ds, device, y, mo, &dns, &[], &fl);
+    write_partition(ds, device, y, mo, &dns, &names, &fl);
 }
 
 fn whole(ds: &Path, out: &Path, lookback: u64) {
