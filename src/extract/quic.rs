@@ -5,8 +5,9 @@
 //! ClientHello it carries. Coalesced packets in one datagram are all looked at; Retry and
 //! server packets simply fail authentication or are skipped.
 //!
-//! Also: Google's QUIC versions with Initial protection — Q050 (its crypto stream carries a
-//! QUIC-crypto CHLO in CRYPTO frames of type 0x08) and T050/T051 (TLS) with their own salts —
+//! Also: Google's QUIC versions with Initial protection, each with its own salt — Q050, T050
+//! and T051 (transport version 50: Google frame types, CRYPTO frames of type 0x08; Q050's
+//! crypto stream carries a QUIC-crypto CHLO, T050/T051's a TLS ClientHello) —
 //! Facebook mvfst's versions (0xfaceb001 on the draft-22 salt, 0xfaceb003 on v1's, the others
 //! on draft-23's, as mvfst derives them), and, through `gquic.rs`, the plaintext CHLO packets
 //! of gQUIC up to Q046.
@@ -31,7 +32,9 @@ pub struct Version {
     pub wire: u32,
     salt: [u8; 20],
     v2: bool,
-    /// Q050: Google frame types and a CHLO instead of a TLS ClientHello.
+    /// Q050, T050 and T051 (transport version 50): Google frame types, CRYPTO is 0x08.
+    google_frames: bool,
+    /// Q050: the crypto stream carries a QUIC-crypto CHLO instead of a TLS ClientHello.
     google_crypto: bool,
 }
 
@@ -78,6 +81,7 @@ pub fn version(wire: u32) -> Option<Version> {
         wire,
         salt,
         v2,
+        google_frames: matches!(wire, GQUIC_Q050 | GQUIC_T050 | GQUIC_T051),
         google_crypto: wire == GQUIC_Q050,
     })
 }
@@ -300,12 +304,13 @@ fn decrypt(
         version: wire,
         chlo: v.google_crypto,
         dcid,
-        crypto: crypto_frames(&plain, v.google_crypto)?,
+        crypto: crypto_frames(&plain, v.google_frames)?,
     })
 }
 
 /// CRYPTO frames of a decrypted Initial payload (other allowed frames are skipped). With
-/// Google framing (Q050), CRYPTO is type 0x08 and the walk stops at other frame types.
+/// Google framing (Q050, T050, T051), CRYPTO is type 0x08 and the walk stops at other frame
+/// types.
 fn crypto_frames(b: &[u8], google: bool) -> Option<Vec<(u64, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut at = 0;
@@ -374,13 +379,13 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
 }
 
 /// A client Initial packet of `wire` carrying `data` in one CRYPTO frame at `offset` (type 0x08
-/// for Q050), padded to 1200 bytes, protected as a client would. For tests and the differential
+/// for Q050/T050/T051), padded to 1200 bytes, protected as a client would. For tests and the differential
 /// test's captures; None for a version this module does not know.
 pub fn seal_client_initial(wire: u32, dcid: &[u8], offset: u64, data: &[u8]) -> Option<Vec<u8>> {
     let v = version(wire)?;
     let keys = client_keys(v, dcid)?;
     let mut frames = Vec::new();
-    put_varint(&mut frames, if v.google_crypto { 0x08 } else { 0x06 });
+    put_varint(&mut frames, if v.google_frames { 0x08 } else { 0x06 });
     put_varint(&mut frames, offset);
     put_varint(&mut frames, data.len() as u64);
     frames.extend_from_slice(data);

@@ -1,8 +1,10 @@
 //! Differential test against tshark on the real corpus (`../shared/corpus/`).
 //!
-//! For every capture: the set of (query, record type, answer IP) from DNS responses and the set
-//! of (server IP, name) from TLS and QUIC ClientHellos (SNI) and HTTP requests (Host) must equal what tshark reports with the legacy
-//! pipeline's commands (`../shared/corpus/README.md`). The two display filters run in one
+//! For every capture: the set of (query, record type, answer IP) from DNS responses, the set
+//! of (server IP, name) from TLS and QUIC ClientHellos (SNI), gQUIC CHLOs (SNI tag) and HTTP
+//! requests (Host), and the set of (server IP, JA3) of client hellos must equal what tshark
+//! reports (`tls.handshake.ja3`) with the legacy pipeline's commands
+//! (`../shared/corpus/README.md`). The two display filters run in one
 //! tshark pass per file, with `ipv6.dst` added beside `ip.dst` so IPv6 servers are compared
 //! too. Every file allowed to differ is listed in `EXCEPTIONS` with its reason, and even there
 //! iotdest must not report anything tshark does not (it may only miss).
@@ -18,10 +20,21 @@ use super::common::{captures_under, corpus, extract_file, have_tshark, par_map};
 type DnsSet = BTreeSet<(String, String, String)>;
 type SniSet = BTreeSet<(String, String)>;
 
+/// What one side reports for a capture: DNS (query, type, answer) tuples, ("proto server",
+/// name) tuples of TLS/QUIC/gQUIC server names and HTTP hosts, and ("proto server", JA3)
+/// tuples of client hellos.
+#[derive(Debug, Default, PartialEq)]
+pub struct Sets {
+    pub dns: DnsSet,
+    pub sni: SniSet,
+    pub ja3: SniSet,
+}
+
 /// What a listed file may differ in.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Allowed {
-    /// iotdest may miss tuples tshark reports (never report others).
+    /// iotdest may miss tuples tshark reports (never report others). No file needs it now.
+    #[allow(dead_code)]
     Missing,
     /// iotdest may report tuples tshark does not (never miss any).
     Extra,
@@ -51,21 +64,15 @@ const EXCEPTIONS: &[(&str, Allowed, &str)] = &[
         Allowed::Extra,
         "TLS on TCP 8443 not dissected by tshark",
     ),
-    // Tunnels are not decapsulated: the device's own traffic is never tunnelled in the testbed.
-    (
-        "tunnels/geneve-vxlan-dns-truncated.pcap",
-        Allowed::Missing,
-        "DNS inside Geneve+VXLAN tunnels is not decapsulated",
-    ),
 ];
 
-fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
+pub fn tshark_sets(path: &Path) -> Sets {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(path)
         .args([
             "-Y",
-            "(dns.flags.response==1 && not mdns) || tls.handshake.extensions_server_name || (http.request && tcp)",
+            "(dns.flags.response==1 && not mdns) || tls.handshake.type == 1 || gquic.tag.sni || (http.request && tcp)",
         ])
         .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
         .args([
@@ -91,12 +98,19 @@ fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
             "udp.srcport",
             "-e",
             "http.host",
+            "-e",
+            "tls.handshake.ja3",
+            "-e",
+            "gquic.tag.sni",
+            "-e",
+            "tcp.srcport",
         ])
         .output()
         .expect("tshark runs");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut dns = DnsSet::new();
     let mut sni = SniSet::new();
+    let mut ja3s = SniSet::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         let get = |i: usize| f.get(i).copied().unwrap_or("");
@@ -120,28 +134,34 @@ fn tshark_sets(path: &Path) -> (DnsSet, SniSet) {
                 dns.insert((q.clone(), t.clone(), ip.to_string()));
             }
         }
-        if !get(5).is_empty() {
-            // Innermost IP header is the last occurrence.
-            let dst = if !get(7).is_empty() { get(7) } else { get(6) };
-            let dst = dst.rsplit(',').next().unwrap_or("").to_string();
-            let proto = if get(8).is_empty() { "tcp" } else { "udp" };
-            for name in get(5).split(',') {
-                sni.insert((format!("{proto} {dst}"), name.to_ascii_lowercase()));
-            }
+        // Innermost IP header is the last occurrence; TCP inside a UDP tunnel is TCP.
+        let dst = if !get(7).is_empty() { get(7) } else { get(6) };
+        let dst = dst.rsplit(',').next().unwrap_or("").to_string();
+        let proto = if get(12).is_empty() { "udp" } else { "tcp" };
+        for name in get(5).split(',').filter(|s| !s.is_empty()) {
+            sni.insert((format!("{proto} {dst}"), name.to_ascii_lowercase()));
+        }
+        for ja3 in get(10).split(',').filter(|s| !s.is_empty()) {
+            ja3s.insert((format!("{proto} {dst}"), ja3.to_string()));
+        }
+        for name in get(11).split(',').filter(|s| !s.is_empty()) {
+            sni.insert((format!("udp {dst}"), name.to_ascii_lowercase()));
         }
         if !get(9).is_empty() {
-            let dst = if !get(7).is_empty() { get(7) } else { get(6) };
-            let dst = dst.rsplit(',').next().unwrap_or("").to_string();
             for host in get(9).split(',') {
                 let host = iotdest::extract::http::host_of(host.as_bytes()).unwrap_or_default();
                 sni.insert((format!("http {dst}"), host));
             }
         }
     }
-    (dns, sni)
+    Sets {
+        dns,
+        sni,
+        ja3: ja3s,
+    }
 }
 
-fn our_sets(path: &Path) -> (DnsSet, SniSet) {
+pub fn our_sets(path: &Path) -> Sets {
     let out = extract_file(path);
     let mut dns = DnsSet::new();
     // Group rows by response message.
@@ -174,21 +194,29 @@ fn our_sets(path: &Path) -> (DnsSet, SniSet) {
             dns.insert((q, t, String::new()));
         }
     }
+    let proto = |n: &iotdest::extract::NameRow| match n.protocol {
+        "quic" => "udp",
+        "http" => "http",
+        _ => "tcp",
+    };
     let sni = out
         .names
         .iter()
         .filter_map(|n| {
-            let proto = match n.protocol {
-                "quic" => "udp",
-                "http" => "http",
-                _ => "tcp",
-            };
             n.name
                 .clone()
-                .map(|name| (format!("{proto} {}", n.ends.server_ip), name))
+                .map(|name| (format!("{} {}", proto(n), n.ends.server_ip), name))
         })
         .collect();
-    (dns, sni)
+    let ja3 = out
+        .names
+        .iter()
+        .filter_map(|n| {
+            let f = n.fingerprint.as_ref()?;
+            Some((format!("{} {}", proto(n), n.ends.server_ip), f.ja3.clone()))
+        })
+        .collect();
+    Sets { dns, sni, ja3 }
 }
 
 #[test]
@@ -208,13 +236,19 @@ fn dns_and_sni_agree_with_tshark() {
     let mut excused = Vec::new();
     // Per protocol: (tshark tuples, tuples both report, tuples only iotdest reports).
     let mut per_proto: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
-    for (f, ((t_dns, t_sni), (o_dns, o_sni))) in files.iter().zip(results) {
+    for (f, (t, o)) in files.iter().zip(results) {
+        let (t_dns, t_sni, t_ja3) = (t.dns, t.sni, t.ja3);
+        let (o_dns, o_sni, o_ja3) = (o.dns, o.sni, o.ja3);
         dns_rows += t_dns.len();
         sni_rows += t_sni.len();
         let e = per_proto.entry("dns").or_default();
         e.0 += t_dns.len();
         e.1 += t_dns.intersection(&o_dns).count();
         e.2 += o_dns.difference(&t_dns).count();
+        let e = per_proto.entry("ja3").or_default();
+        e.0 += t_ja3.len();
+        e.1 += t_ja3.intersection(&o_ja3).count();
+        e.2 += o_ja3.difference(&t_ja3).count();
         for (label, prefix) in [("tls", "tcp "), ("quic", "udp "), ("http", "http ")] {
             let t: BTreeSet<_> = t_sni
                 .iter()
@@ -239,17 +273,17 @@ fn dns_and_sni_agree_with_tshark() {
         let extra_dns: Vec<_> = o_dns.difference(&t_dns).collect();
         let missing_sni: Vec<_> = t_sni.difference(&o_sni).collect();
         let extra_sni: Vec<_> = o_sni.difference(&t_sni).collect();
-        let differs = !(missing_dns.is_empty()
-            && extra_dns.is_empty()
-            && missing_sni.is_empty()
-            && extra_sni.is_empty());
+        let missing_ja3: Vec<_> = t_ja3.difference(&o_ja3).collect();
+        let extra_ja3: Vec<_> = o_ja3.difference(&t_ja3).collect();
+        let extra = !extra_dns.is_empty() || !extra_sni.is_empty() || !extra_ja3.is_empty();
+        let missing = !missing_dns.is_empty() || !missing_sni.is_empty() || !missing_ja3.is_empty();
+        let differs = extra || missing;
         let report = format!(
-            "{rel}: missing dns {missing_dns:?} extra dns {extra_dns:?} missing sni {missing_sni:?} extra sni {extra_sni:?}"
+            "{rel}: missing dns {missing_dns:?} extra dns {extra_dns:?} missing sni {missing_sni:?} \
+             extra sni {extra_sni:?} missing ja3 {missing_ja3:?} extra ja3 {extra_ja3:?}"
         );
         match exception {
             Some((_, allowed, why)) => {
-                let extra = !extra_dns.is_empty() || !extra_sni.is_empty();
-                let missing = !missing_dns.is_empty() || !missing_sni.is_empty();
                 let bad = match allowed {
                     Allowed::Missing => extra,
                     Allowed::Extra => missing,

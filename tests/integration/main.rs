@@ -7,6 +7,7 @@ mod classification;
 mod cli;
 mod cluster;
 mod common;
+mod crafted;
 mod dataset;
 mod differential;
 mod golden;
