@@ -326,6 +326,47 @@ mod tests {
         HelloFields::new(0x0303, &ciphers, Some(&raw))
     }
 
+    /// The worked example of the JA4 specification (technical_details/JA4.md): its cipher and
+    /// extension lists (plus SNI and ALPN, which it counts) in a shuffled wire order with
+    /// GREASE, and its signature algorithms.
+    #[test]
+    fn ja4_of_the_specification_worked_example() {
+        let ciphers = hexes(
+            "0a0a,1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035",
+        );
+        let order = hexes(
+            "2a2a,0000,0017,ff01,000a,000b,0023,0010,0005,000d,0012,0033,002d,002b,001b,4469,0015,fafa",
+        );
+        let mut raw = Vec::new();
+        for t in order {
+            let data = match t {
+                0x0010 => {
+                    let mut d = vec![0, 3, 2];
+                    d.extend_from_slice(b"h2");
+                    d
+                }
+                0x000d => list16(2, &hexes("0403,0804,0401,0503,0805,0501,0806,0601")),
+                0x002b => list16(1, &[0x7a7a, 0x0304, 0x0303]),
+                0x0000 => {
+                    let name = b"example.org";
+                    let mut d = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+                    d.push(0);
+                    d.extend_from_slice(&(name.len() as u16).to_be_bytes());
+                    d.extend_from_slice(name);
+                    d
+                }
+                _ => vec![],
+            };
+            raw.extend(ext(t, &data));
+        }
+        let f = HelloFields::new(0x0303, &ciphers, Some(&raw)).fingerprints(false);
+        assert_eq!(f.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert_eq!(
+            f.ja4_r,
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+    }
+
     #[test]
     fn ja4_and_ja3_of_the_published_example() {
         let f = chrome().fingerprints(false);
