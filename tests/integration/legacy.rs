@@ -349,3 +349,149 @@ fn compare_domains_and_init_empty_ip_maps() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// A device-month whose captures reach no Internet destination still gets its legacy folder,
+/// with empty lists, as the Python pipeline writes it.
+#[test]
+fn a_month_without_destinations_gets_empty_lists() {
+    use super::common::{dns_a_response, udp_frame, write_pcap};
+    let tmp = tempfile::tempdir().unwrap();
+    let cap = tmp
+        .path()
+        .join("root")
+        .join("hub")
+        .join("ctrl2")
+        .join("2025-07-01_10.00.00_192.168.1.5.pcap");
+    // Only a local resolver answering for a local name: no Internet flow, no destination.
+    let resp = dns_a_response(9, "printer.lan", [192, 168, 1, 20]);
+    write_pcap(
+        &cap,
+        &[(
+            1_751_364_000_000_000,
+            udp_frame([192, 168, 1, 1], 53, [192, 168, 1, 5], 40000, &resp),
+        )],
+    );
+    let (root, ds, legacy) = (
+        tmp.path().join("root"),
+        tmp.path().join("ds"),
+        tmp.path().join("legacy"),
+    );
+    let none = tmp.path().join("no-first-party");
+    for args in [
+        vec![
+            os("extract"),
+            os("--root"),
+            root.as_os_str(),
+            os("--out"),
+            ds.as_os_str(),
+        ],
+        vec![
+            os("analyze"),
+            os("--dataset"),
+            ds.as_os_str(),
+            os("--first-party-dir"),
+            none.as_os_str(),
+        ],
+        vec![
+            os("export-legacy"),
+            os("--dataset"),
+            ds.as_os_str(),
+            os("--out"),
+            legacy.as_os_str(),
+            os("--first-party-dir"),
+            none.as_os_str(),
+        ],
+    ] {
+        let (code, err) = run_bin(&args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+    }
+    let month = legacy.join("hub").join("2025").join("Jul_2025");
+    for file in [
+        "domain_list/contacted_domains.json",
+        "domain_list/contacted_slds.json",
+        "ip_list/all_ips.json",
+    ] {
+        let text = std::fs::read_to_string(month.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}; tree: {:?}", files_under(&legacy)));
+        assert_eq!(text.trim(), "{\n    \"hub\": []\n}", "{file}");
+    }
+    for file in [
+        "domain_list/unique_domains.json",
+        "domain_list/ip_domain_map.pkl",
+        "ip_list/ip_domain_map.pkl",
+        "platform_analysis/platforms_detected.json",
+    ] {
+        assert!(
+            month.join(file).is_file(),
+            "{file}: {:?}",
+            files_under(&legacy)
+        );
+    }
+    assert!(legacy
+        .join("hub")
+        .join("categorized_domains_Jul_2025.csv")
+        .is_file());
+}
+
+/// Two different files with one name in a device-month (`a/input.pcap`, `b/input.pcap` in an
+/// input list) stay two captures: distinct `capture` values, counted twice in the summary.
+#[test]
+fn files_with_one_name_stay_separate_captures() {
+    use super::common::{dns_a_response, udp_frame, write_pcap};
+    use super::dataset::dump_table;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut list = String::new();
+    for (i, dir) in ["a", "b"].into_iter().enumerate() {
+        let path = tmp.path().join("in").join(dir).join("input.pcap");
+        let resp = dns_a_response(i as u16, &format!("n{i}.example.com"), [52, 1, 2, i as u8]);
+        write_pcap(
+            &path,
+            &[(
+                1_751_364_000_000_000 + i as i64 * 1_000_000,
+                udp_frame([192, 168, 1, 1], 53, [192, 168, 1, 5], 40000, &resp),
+            )],
+        );
+        list.push_str(&format!("{}\n", path.display()));
+    }
+    let list_file = tmp.path().join("list.txt");
+    std::fs::write(&list_file, list).unwrap();
+    let ds = tmp.path().join("ds");
+    let none = tmp.path().join("no-first-party");
+    let (code, err) = run_bin(&[
+        os("extract"),
+        os("--input-list"),
+        list_file.as_os_str(),
+        os("--device"),
+        os("hub"),
+        os("--date-from-packets"),
+        os("--out"),
+        ds.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let caps = dump_table(&ds, "captures", &[]);
+    assert_eq!(caps.len(), 2, "{caps:#?}");
+    assert!(
+        caps.iter().any(|l| l.contains("capture=a/input.pcap"))
+            && caps.iter().any(|l| l.contains("capture=b/input.pcap")),
+        "{caps:#?}"
+    );
+    let dns = dump_table(&ds, "dns", &[]);
+    assert!(
+        dns.iter()
+            .any(|l| l.contains("capture=a/input.pcap") && l.contains("n0.example.com"))
+            && dns
+                .iter()
+                .any(|l| l.contains("capture=b/input.pcap") && l.contains("n1.example.com")),
+        "{dns:#?}"
+    );
+    let (code, err) = run_bin(&[
+        os("analyze"),
+        os("--dataset"),
+        ds.as_os_str(),
+        os("--first-party-dir"),
+        none.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let summary = dump_table(&ds.join("analysis"), "summary", &[]);
+    assert!(summary[0].contains("|captures=2|"), "{summary:#?}");
+}
