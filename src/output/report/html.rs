@@ -459,6 +459,7 @@ pub fn render(data: &ReportData) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::data::Stack;
     use super::*;
 
     fn amount(device: &str, month: Month, label: Option<&str>, dest: u64, bytes: u64) -> Amount {
@@ -501,6 +502,54 @@ mod tests {
         }
         assert!(!html.contains("<script"));
         assert_eq!(render(&data), html, "deterministic");
+    }
+
+    #[test]
+    fn client_stacks_mark_a_stack_new_in_the_month_it_first_appears() {
+        let stack = |month: Month, ja4: &str, first: Month, names: &str| Stack {
+            device: "cam".into(),
+            month,
+            ja4: ja4.into(),
+            ja3: "aaa;bbb".into(),
+            server_names: names.into(),
+            hellos: 3,
+            flows: 2,
+            first_month: first,
+        };
+        let mut data = ReportData {
+            dataset: "ds".into(),
+            devices: vec!["cam".into(), "plug".into()],
+            ..Default::default()
+        };
+        data.party = vec![
+            amount("cam", (2024, 11), Some("First-party"), 1, 10),
+            amount("cam", (2024, 12), Some("First-party"), 1, 10),
+            amount("plug", (2024, 11), Some("First-party"), 1, 10),
+        ];
+        let many = "a1.x;a2.x;a3.x;a4.x;a5.x;a6.x;a7.x;a8.x";
+        data.stacks = vec![
+            stack((2024, 11), "t12d0907h1_old", (2024, 11), "a.example"),
+            stack((2024, 12), "t12d0907h1_old", (2024, 11), "a.example"),
+            stack((2024, 12), "t13d1516h2_new<", (2024, 12), many),
+        ];
+        let html = render(&data);
+        let cam = &html[html.find(r#"<section id="device-0">"#).unwrap()..];
+        let cam = &cam[..cam.find("</section>").unwrap()];
+        assert!(cam.contains("TLS client stacks (JA4) month by month"));
+        // The first data month is the baseline: nothing new there; December's stack is new.
+        assert_eq!(
+            cam.matches(r#"<b class="plus">new</b>"#).count(),
+            1,
+            "{cam}"
+        );
+        let new_row = cam
+            .split("<tr>")
+            .find(|r| r.contains("t13d1516h2_new"))
+            .unwrap();
+        assert!(new_row.contains(r#"<b class="plus">new</b>"#) && new_row.contains("&lt;"));
+        assert!(new_row.contains("a6.x and 2 more") && new_row.contains("aaa (+1 more)"));
+        let plug = &html[html.find(r#"<section id="device-1">"#).unwrap()..];
+        assert!(plug.contains("No TLS or QUIC ClientHello was seen."));
     }
 
     #[test]
