@@ -672,6 +672,9 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             report.files, report.partitions, skipped_months
         );
     }
+    if a.years.is_empty() {
+        crate::pipeline::clear_undated(&out, &found.captures, mine)?;
+    }
     let shared = a.shard.filter(|s| s.count > 1);
     if let Some(shard) = shared {
         // A month's look-back reads its neighbours, which other workers extract.

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
 use super::dns::{is_response, parse_response, MAX_DNS_MESSAGE};
+use super::fingerprint::FingerprintCache;
 use super::gquic::{parse_chlo, ChloProgress};
 use super::http::{self, looks_like_request, parse_request, MAX_HEAD};
 use super::quic::{client_initials, looks_like_long_header, CryptoStream};
@@ -101,6 +102,8 @@ struct Extractor {
     drops: DropCounts,
     dns: Vec<DnsRow>,
     names: Vec<NameRow>,
+    /// Fingerprints of the client stacks seen so far.
+    stacks: FingerprintCache,
     first_ts: Option<i64>,
     last_ts: Option<i64>,
 }
@@ -116,6 +119,7 @@ impl Extractor {
             drops: DropCounts::default(),
             dns: Vec::new(),
             names: Vec::new(),
+            stacks: FingerprintCache::default(),
             first_ts: None,
             last_ts: None,
         }
@@ -330,7 +334,7 @@ impl Extractor {
                     alpn: h.alpn,
                     tls_version: h.version,
                     user_agent: None,
-                    fingerprint: h.fingerprint.map(|f| f.fingerprints(true)),
+                    fingerprint: h.fingerprint.map(|f| self.stacks.get(f, true)),
                 });
             }
         }
@@ -421,7 +425,7 @@ impl Extractor {
                             alpn: h.alpn,
                             tls_version: h.version,
                             user_agent: None,
-                            fingerprint: h.fingerprint.map(|f| f.fingerprints(false)),
+                            fingerprint: h.fingerprint.map(|f| self.stacks.get(f, false)),
                         });
                     }
                 }

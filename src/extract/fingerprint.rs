@@ -18,12 +18,13 @@
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
+use std::sync::Arc;
 
 /// Most values of one list kept (a ClientHello is at most 64 KiB; this only bounds work).
 const MAX_VALUES: usize = 4096;
 
 /// The parts of a ClientHello the fingerprints are made of (GREASE still in).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct HelloFields {
     /// The ClientHello's (legacy) version.
     pub version: u16,
@@ -151,7 +152,7 @@ impl HelloFields {
             0xfefc => "d3",
             _ => "00",
         };
-        let ciphers: Vec<u16> = self
+        let mut ciphers: Vec<u16> = self
             .ciphers
             .iter()
             .copied()
@@ -164,38 +165,29 @@ impl HelloFields {
             .filter(|e| !is_grease(*e))
             .collect();
         let sni = if exts.contains(&0x0000) { 'd' } else { 'i' };
-        let alpn = match &self.first_alpn {
-            None => "00".to_string(),
-            Some(a) if a.is_empty() => "00".to_string(),
-            Some(a) => {
-                let (first, last) = (a[0], a[a.len() - 1]);
+        let mut a = String::with_capacity(10);
+        a.push(if quic { 'q' } else { 't' });
+        a.push_str(version);
+        a.push(sni);
+        push_two_digits(&mut a, ciphers.len().min(99));
+        push_two_digits(&mut a, exts.len().min(99));
+        match self.first_alpn.as_deref() {
+            Some(v) if !v.is_empty() => {
+                let (first, last) = (&v[0], &v[v.len() - 1]);
                 if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
-                    format!("{}{}", first as char, last as char)
+                    a.push(char::from(*first));
+                    a.push(char::from(*last));
                 } else {
-                    let h = hex(a);
-                    let b = h.as_bytes();
-                    format!("{}{}", b[0] as char, b[b.len() - 1] as char)
+                    // The first character of the first byte's hex, the last of the last's.
+                    a.push(char::from(HEX[usize::from(first >> 4)]));
+                    a.push(char::from(HEX[usize::from(last & 0x0f)]));
                 }
             }
-        };
-        let a = format!(
-            "{}{}{}{:02}{:02}{}",
-            if quic { 'q' } else { 't' },
-            version,
-            sni,
-            ciphers.len().min(99),
-            exts.len().min(99),
-            alpn
-        );
-        let list = |v: &[u16]| {
-            v.iter()
-                .map(|x| format!("{x:04x}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut sorted_ciphers = ciphers;
-        sorted_ciphers.sort_unstable();
-        let b_raw = list(&sorted_ciphers);
+            _ => a.push_str("00"),
+        }
+        ciphers.sort_unstable();
+        let mut b_raw = String::with_capacity(ciphers.len() * 5);
+        push_hex_list(&mut b_raw, &ciphers);
         let mut sorted_exts: Vec<u16> = exts
             .into_iter()
             .filter(|e| *e != 0x0000 && *e != 0x0010)
@@ -207,12 +199,13 @@ impl HelloFields {
             .copied()
             .filter(|s| !is_grease(*s))
             .collect();
-        let mut c_raw = list(&sorted_exts);
+        let mut c_raw = String::with_capacity((sorted_exts.len() + sigs.len() + 1) * 5);
+        push_hex_list(&mut c_raw, &sorted_exts);
         if !sigs.is_empty() {
             c_raw.push('_');
-            c_raw.push_str(&list(&sigs));
+            push_hex_list(&mut c_raw, &sigs);
         }
-        let b_hash = if sorted_ciphers.is_empty() {
+        let b_hash = if ciphers.is_empty() {
             "000000000000".to_string()
         } else {
             sha12(&b_raw)
@@ -222,38 +215,122 @@ impl HelloFields {
         } else {
             sha12(&c_raw)
         };
-        (
-            format!("{a}_{b_hash}_{c_hash}"),
-            format!("{a}_{b_raw}_{c_raw}"),
-        )
+        let ja4 = [a.as_str(), &b_hash, &c_hash].join("_");
+        let ja4_r = [a.as_str(), &b_raw, &c_raw].join("_");
+        (ja4, ja4_r)
     }
 
     fn ja3_full(&self) -> String {
-        let dec = |v: &mut dyn Iterator<Item = u16>| {
-            v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
-        };
-        format!(
-            "{},{},{},{},{}",
-            self.version,
-            dec(&mut self.ciphers.iter().copied().filter(|c| !is_grease(*c))),
-            dec(&mut self.extensions.iter().copied().filter(|c| !is_grease(*c))),
-            dec(&mut self.groups.iter().copied().filter(|c| !is_grease(*c))),
-            dec(&mut self.point_formats.iter().map(|&p| u16::from(p))),
-        )
+        let mut s = String::with_capacity(
+            8 + 6 * (self.ciphers.len() + self.extensions.len() + self.groups.len())
+                + 4 * self.point_formats.len(),
+        );
+        push_dec(&mut s, self.version);
+        s.push(',');
+        push_dec_list(
+            &mut s,
+            self.ciphers.iter().copied().filter(|c| !is_grease(*c)),
+        );
+        s.push(',');
+        push_dec_list(
+            &mut s,
+            self.extensions.iter().copied().filter(|c| !is_grease(*c)),
+        );
+        s.push(',');
+        push_dec_list(
+            &mut s,
+            self.groups.iter().copied().filter(|c| !is_grease(*c)),
+        );
+        s.push(',');
+        push_dec_list(&mut s, self.point_formats.iter().map(|&p| u16::from(p)));
+        s
+    }
+}
+
+/// Most client stacks remembered per capture by [`FingerprintCache`].
+const MAX_CACHED: usize = 256;
+
+/// Fingerprints of the client hellos a capture has already seen: a device sends the same
+/// hello fields (its TLS stack) again and again, so the hashes and strings are computed once
+/// per stack and shared by every row. Bounded: forgotten wholesale when full.
+#[derive(Default)]
+pub struct FingerprintCache {
+    seen: foldhash::HashMap<(bool, HelloFields), Arc<Fingerprints>>,
+}
+
+impl FingerprintCache {
+    pub fn get(&mut self, fields: HelloFields, quic: bool) -> Arc<Fingerprints> {
+        let key = (quic, fields);
+        if let Some(f) = self.seen.get(&key) {
+            return Arc::clone(f);
+        }
+        let f = Arc::new(key.1.fingerprints(quic));
+        if self.seen.len() >= MAX_CACHED {
+            self.seen.clear();
+        }
+        self.seen.insert(key, Arc::clone(&f));
+        f
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_two_digits(s: &mut String, n: usize) {
+    s.push(char::from(b'0' + (n / 10 % 10) as u8));
+    s.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `v` as four lower-case hex digits each, comma-separated.
+fn push_hex_list(s: &mut String, v: &[u16]) {
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        for shift in [12u16, 8, 4, 0] {
+            s.push(char::from(HEX[usize::from((x >> shift) & 0x0f)]));
+        }
+    }
+}
+
+fn push_dec(s: &mut String, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
+}
+
+/// `v` in decimal, dash-separated.
+fn push_dec_list(s: &mut String, v: impl Iterator<Item = u16>) {
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            s.push('-');
+        }
+        push_dec(s, x);
     }
 }
 
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
-        let _ = write!(s, "{x:02x}");
+        s.push(char::from(HEX[usize::from(x >> 4)]));
+        s.push(char::from(HEX[usize::from(x & 0x0f)]));
     }
     s
 }
 
 fn sha12(s: &str) -> String {
-    let mut h = hex(&Sha256::digest(s.as_bytes()));
+    let digest = Sha256::digest(s.as_bytes());
+    let mut h = hex(&digest[..6]);
     h.truncate(12);
     h
 }
@@ -424,6 +501,52 @@ mod tests {
         for v in [0x0a1a, 0x0303, 0x1301, 0xaaaa] {
             assert_eq!(is_grease(v), v == 0xaaaa, "{v:x}");
         }
+    }
+
+    #[test]
+    fn the_cache_shares_one_stack_and_stays_bounded() {
+        let mut cache = FingerprintCache::default();
+        let a = cache.get(chrome(), false);
+        let b = cache.get(chrome(), false);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, chrome().fingerprints(false));
+        // The same fields over QUIC are another stack.
+        let q = cache.get(chrome(), true);
+        assert!(q.ja4.starts_with('q') && a.ja4.starts_with('t'));
+        for v in 0..(MAX_CACHED as u16 * 2) {
+            let f = HelloFields {
+                version: v,
+                ..Default::default()
+            };
+            let got = cache.get(f.clone(), false);
+            assert_eq!(*got, f.fingerprints(false));
+            assert!(cache.seen.len() <= MAX_CACHED);
+        }
+    }
+
+    #[test]
+    fn decimal_and_hex_writers() {
+        for v in [0u16, 7, 10, 99, 771, 4865, 65535] {
+            let mut s = String::new();
+            push_dec(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        let mut s = String::new();
+        push_hex_list(&mut s, &[0x0001, 0xc02b, 0xffff]);
+        assert_eq!(s, "0001,c02b,ffff");
+        assert_eq!(hex(&[0x00, 0x9f, 0xa0]), "009fa0");
+        // A non-alphanumeric ALPN: the outer hex digits of the value.
+        let f = HelloFields {
+            version: 0x0303,
+            first_alpn: Some(vec![0xab, 0x01]),
+            ..Default::default()
+        };
+        assert!(f.fingerprints(false).ja4.starts_with("t12i0000a1_"));
+        let one = HelloFields {
+            first_alpn: Some(vec![b'x']),
+            ..f
+        };
+        assert!(one.fingerprints(false).ja4.starts_with("t12i0000xx_"));
     }
 
     #[test]

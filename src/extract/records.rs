@@ -64,8 +64,8 @@ pub struct NameRow {
     pub tls_version: Option<String>,
     /// User agent the client announced (gQUIC `UAID`).
     pub user_agent: Option<String>,
-    /// JA4/JA3 of a TLS ClientHello (TCP or QUIC).
-    pub fingerprint: Option<Fingerprints>,
+    /// JA4/JA3 of a TLS ClientHello (TCP or QUIC), shared by the rows of one client stack.
+    pub fingerprint: Option<std::sync::Arc<Fingerprints>>,
 }
 
 /// Per-file outcome.

@@ -281,12 +281,15 @@ fn attribution_order_lookback_fallbacks_and_as_classification() {
         alpn: None,
         tls_version: Some("TLS 1.3".into()),
         user_agent: None,
-        fingerprint: Some(iotdest::extract::fingerprint::Fingerprints {
-            ja4: "t13d1516h2_8daaf6152771_d8a2da3f94cd".into(),
-            ja4_r: "t13d1516h2_raw".into(),
-            ja3: "98487aa16281980e7d1120d399efb6a4".into(),
-            ja3_full: "771,…".into(),
-        }),
+        fingerprint: Some(
+            iotdest::extract::fingerprint::Fingerprints {
+                ja4: "t13d1516h2_8daaf6152771_d8a2da3f94cd".into(),
+                ja4_r: "t13d1516h2_raw".into(),
+                ja3: "98487aa16281980e7d1120d399efb6a4".into(),
+                ja3_full: "771,…".into(),
+            }
+            .into(),
+        ),
     }];
     // An IP literal as the HTTP Host is not a name: the flow falls through to the DNS rules.
     let mut names = names;

@@ -114,12 +114,15 @@ fn write_unit(ds: &Path, rng: &mut Rng, d: usize, m: usize, answers: u64, flows:
                 alpn: None,
                 tls_version: Some("TLS 1.3".into()),
                 user_agent: None,
-                fingerprint: Some(Fingerprints {
-                    ja4: format!("t13d15{stack}6h2_8daaf6152771_d8a2da3f94cd"),
-                    ja4_r: format!("raw{stack}"),
-                    ja3: format!("ja3-{stack}-{}", rng.next(2)),
-                    ja3_full: "771,4865".into(),
-                }),
+                fingerprint: Some(
+                    Fingerprints {
+                        ja4: format!("t13d15{stack}6h2_8daaf6152771_d8a2da3f94cd"),
+                        ja4_r: format!("raw{stack}"),
+                        ja3: format!("ja3-{stack}-{}", rng.next(2)),
+                        ja3_full: "771,4865".into(),
+                    }
+                    .into(),
+                ),
             }
         })
         .collect();
