@@ -16,8 +16,10 @@ use crate::columnar::schema::{
     CAPTURES, DNS, FLOWS, NAMES, TABLE_CAPTURES, TABLE_DNS, TABLE_FLOWS, TABLE_NAMES,
 };
 use crate::columnar::{captures_batch, dns_batch, flows_batch, names_batch};
-use crate::extract::{extract_capture, CaptureRow, ExtractLimits, Status};
+use crate::extract::split::{finish, Batch, Dispatcher, Worker};
+use crate::extract::{extract_capture, CaptureOutput, CaptureRow, ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
+use crate::ingest::reader::read_capture;
 use crate::store::{clean_stale_staging, Location, PartitionKey, PartitionWriter, StoreError};
 
 /// How to run an extraction.
@@ -27,6 +29,9 @@ pub struct ExtractConfig {
     /// Worker threads (≥ 1).
     pub threads: usize,
     pub limits: ExtractLimits,
+    /// Captures of at least this many bytes on disk are split across the threads by flow
+    /// (when there are several); smaller ones run whole, several at a time.
+    pub split_at: u64,
 }
 
 /// Totals of a run.
@@ -81,8 +86,18 @@ struct Done {
     batches: Result<[RecordBatch; 3], arrow::error::ArrowError>,
 }
 
-fn extract_one(file: &CaptureFile, limits: ExtractLimits) -> Done {
-    let out = extract_capture(file, limits);
+/// Default of [`ExtractConfig::split_at`]: a capture this large keeps every thread busy for
+/// about a second on its own.
+pub const SPLIT_AT: u64 = 64 << 20;
+
+fn extract_one(file: &CaptureFile, cfg: &ExtractConfig) -> Done {
+    let (limits, threads) = (cfg.limits, cfg.threads.max(1));
+    let big = std::fs::metadata(&file.path).is_ok_and(|m| m.len() >= cfg.split_at);
+    let out = if threads > 1 && big && file.undated.is_none() {
+        extract_split(file, limits, threads)
+    } else {
+        extract_capture(file, limits)
+    };
     let cap = &out.capture.capture;
     let batches = dns_batch(cap, &out.dns).and_then(|dns| {
         Ok([
@@ -95,6 +110,63 @@ fn extract_one(file: &CaptureFile, limits: ExtractLimits) -> Done {
         capture: out.capture,
         batches,
     }
+}
+
+/// One capture on `workers` flow-sharded worker threads (see [`crate::extract::split`]): this
+/// thread reads, decodes and dispatches the packets in order; each worker runs the batches of
+/// its flows. Each worker has at most `QUEUED + 2` batches: queued, being run, being filled.
+fn extract_split(file: &CaptureFile, limits: ExtractLimits, workers: usize) -> CaptureOutput {
+    const QUEUED: usize = 2;
+    let meta = std::fs::metadata(&file.path).ok();
+    std::thread::scope(|s| {
+        let mut lanes = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(QUEUED);
+            let (free_tx, free_rx) = mpsc::channel::<Batch>();
+            let device_ip = file.device_ip;
+            let spawned = std::thread::Builder::new()
+                .name(format!("iotdest-flows-{i}"))
+                .spawn_scoped(s, move || {
+                    let mut w = Worker::new(workers, device_ip, limits);
+                    for mut b in full_rx {
+                        w.run(&b);
+                        b.clear();
+                        let _ = free_tx.send(b);
+                    }
+                    w
+                });
+            match spawned {
+                Ok(h) => handles.push(h),
+                // No thread to be had: this capture runs whole on this one.
+                Err(_) => return extract_capture(file, limits),
+            }
+            lanes.push((full_tx, free_rx));
+        }
+        let mut dispatcher = Dispatcher::new(workers);
+        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
+        let read = read_capture(&file.path, |p| {
+            if let Some(w) = dispatcher.packet(p, &mut batches) {
+                let (full_tx, free_rx) = &lanes[w];
+                let fresh = free_rx.try_recv().unwrap_or_default();
+                let _ = full_tx.send(std::mem::replace(&mut batches[w], fresh));
+            }
+        });
+        for ((full_tx, _), b) in lanes.iter().zip(batches) {
+            if !b.is_empty() {
+                let _ = full_tx.send(b);
+            }
+        }
+        drop(lanes);
+        let team: Vec<Worker> = handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(w) => w,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect();
+        finish(file, meta, read, dispatcher, team)
+    })
 }
 
 /// Removes the month-0000-00 partitions (undatable inputs) of the devices in `captures` that
@@ -164,7 +236,6 @@ pub fn run_extract(
         None => cfg.dataset.check()?,
     }
     let window = threads * 3;
-    let limits = cfg.limits;
     let (tx, rx) = mpsc::channel::<(usize, Done)>();
     // Partitions that are complete are closed (their last row groups encoded) and swapped
     // into place on the pool, while the writer goes on; at most `threads` wait at a time.
@@ -187,7 +258,7 @@ pub fn run_extract(
             while spawned < captures.len() && spawned < next + window {
                 let (tx, file, i) = (tx.clone(), &captures[spawned], spawned);
                 s.spawn_fifo(move |_| {
-                    let _ = tx.send((i, extract_one(file, limits)));
+                    let _ = tx.send((i, extract_one(file, cfg)));
                 });
                 spawned += 1;
             }
@@ -200,9 +271,10 @@ pub fn run_extract(
                     ready.insert(i, d);
                     continue;
                 }
-                // Nothing ready: help with a queued task, or wait for a running one.
+                // Nothing ready: help with a queued task, or wait a little for a running one
+                // (briefly: a split capture's rounds queue work this thread should steal).
                 if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    if let Ok((i, d)) = rx.recv() {
+                    if let Ok((i, d)) = rx.recv_timeout(std::time::Duration::from_micros(50)) {
                         ready.insert(i, d);
                     }
                 }

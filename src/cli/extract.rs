@@ -50,6 +50,10 @@ pub struct ExtractArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Captures at least this large are split across the threads by flow (both directions of
+    /// a connection on one thread); smaller ones run whole, several at a time. 0 splits all.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_split_at)]
+    pub split_at: u64,
     /// Read capture paths from a list file (one a line, `#` comments) instead of --root.
     #[arg(long, value_name = "FILE", conflicts_with = "root")]
     pub input_list: Option<PathBuf>,
@@ -60,6 +64,13 @@ pub struct ExtractArgs {
     /// N workers with the same arguments and shards 0/N … N-1/N fill one dataset together.
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+}
+
+fn parse_split_at(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    super::analysis::parse_bytes(s).map(|b| b as u64)
 }
 
 /// Keeps the captures of the device-months `shard` owns; says how many that is.
@@ -162,6 +173,7 @@ pub fn run(a: ExtractArgs) -> anyhow::Result<Outcome> {
         dataset: dataset.clone(),
         threads,
         limits: ExtractLimits::default(),
+        split_at: a.split_at,
     };
     let start = Instant::now();
     let report = extract_with_progress(&captures, &cfg)?;

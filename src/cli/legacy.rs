@@ -220,6 +220,7 @@ fn analyse_list(a: &DropInArgs) -> anyhow::Result<(Vec<(String, LegacyMonth)>, b
         dataset: scratch_dataset.clone(),
         threads: default_threads(),
         limits: ExtractLimits::default(),
+        split_at: crate::pipeline::SPLIT_AT,
     };
     let report = super::extract::extract_with_progress(&found.captures, &cfg);
     let result = (|| {
@@ -662,6 +663,7 @@ pub fn run_run(a: RunArgs) -> anyhow::Result<Outcome> {
             dataset: out.clone(),
             threads,
             limits: ExtractLimits::default(),
+            split_at: crate::pipeline::SPLIT_AT,
         };
         let report = super::extract::extract_with_progress(&todo, &cfg)?;
         if report.files_partial + report.files_failed + report.files_undated > 0 {

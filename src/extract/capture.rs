@@ -15,12 +15,12 @@ use super::tls::{
     looks_like_client_hello, parse_client_hello, parse_client_hello_message, Progress,
     MAX_TLS_STREAM,
 };
-use crate::decode::defrag::{Added, Defrag};
+use crate::decode::defrag::{Added, Datagram, Defrag};
 use crate::decode::{decode_any, transport, Decoded, Decoded2, Transport};
 use crate::drops::{DropCounts, DropReason};
 use crate::flow::{Direction, FlowKey, FlowTable, PacketMeta, Pushed, Stream};
 use crate::ingest::discover::CaptureFile;
-use crate::ingest::reader::{read_capture, RawPacket, ReadError};
+use crate::ingest::reader::{read_capture, RawPacket, ReadError, ReadSummary};
 
 /// Limits of one capture's extraction.
 #[derive(Debug, Clone, Copy)]
@@ -91,17 +91,17 @@ struct QuicFlow {
 const MAX_QUIC_TRIES: u32 = 32;
 
 /// Per-capture extraction state.
-struct Extractor {
+pub(super) struct Extractor {
     limits: ExtractLimits,
-    flows: FlowTable,
+    pub(super) flows: FlowTable,
     /// Per TCP flow: [out, in] directions.
     tcp: HashMap<FlowKey, [TcpDir; 2]>,
     /// Per UDP flow carrying QUIC Initials: the client's CRYPTO data.
     quic: HashMap<FlowKey, QuicFlow>,
     defrag: Defrag,
-    drops: DropCounts,
-    dns: Vec<DnsRow>,
-    names: Vec<NameRow>,
+    pub(super) drops: DropCounts,
+    pub(super) dns: Vec<DnsRow>,
+    pub(super) names: Vec<NameRow>,
     /// Fingerprints of the client stacks seen so far.
     stacks: FingerprintCache,
     first_ts: Option<i64>,
@@ -109,7 +109,7 @@ struct Extractor {
 }
 
 impl Extractor {
-    fn new(device_ip: Option<IpAddr>, limits: ExtractLimits) -> Self {
+    pub(super) fn new(device_ip: Option<IpAddr>, limits: ExtractLimits) -> Self {
         Extractor {
             limits,
             flows: FlowTable::new(device_ip, limits.max_flows),
@@ -141,20 +141,8 @@ impl Extractor {
                         self.drops.add(DropReason::IpFragment);
                     }
                 }
-                Added::Complete(dg) => match transport(dg.proto, &dg.payload) {
-                    Ok(t) => {
-                        let (&(last_ts, last_len), earlier) =
-                            dg.pieces.split_last().unwrap_or((&(p.ts_us, 0), &[]));
-                        let d = Decoded {
-                            ip_version: dg.ip_version,
-                            proto: dg.proto,
-                            src: dg.src,
-                            dst: dg.dst,
-                            ip_len: last_len,
-                            transport: t,
-                        };
-                        self.decoded(last_ts.max(p.ts_us), &d, earlier);
-                    }
+                Added::Complete(dg) => match datagram_packet(&dg, p.ts_us) {
+                    Ok((ts, d, earlier)) => self.decoded(ts, &d, earlier),
                     Err(r) => {
                         for _ in &dg.pieces {
                             self.drops.add(r);
@@ -168,7 +156,7 @@ impl Extractor {
 
     /// One decoded IP packet (or reassembled datagram, whose `earlier` fragments — time and IP
     /// length — are counted in its flow before it).
-    fn decoded(&mut self, ts_us: i64, d: &Decoded<'_>, earlier: &[(i64, u32)]) {
+    pub(super) fn decoded(&mut self, ts_us: i64, d: &Decoded<'_>, earlier: &[(i64, u32)]) {
         let (src_port, dst_port) = d.transport.ports();
         let tcp_flags = match d.transport {
             Transport::Tcp { flags, .. } => Some(flags),
@@ -489,6 +477,25 @@ impl Extractor {
     }
 }
 
+/// A reassembled datagram as one packet: the time it completed (its last fragment's, or `now`
+/// if later), the packet, and the (time, IP length) of its earlier fragments.
+pub(super) fn datagram_packet(
+    dg: &Datagram,
+    now: i64,
+) -> Result<(i64, Decoded<'_>, &[(i64, u32)]), DropReason> {
+    let t = transport(dg.proto, &dg.payload)?;
+    let (&(last_ts, last_len), earlier) = dg.pieces.split_last().unwrap_or((&(now, 0), &[]));
+    let d = Decoded {
+        ip_version: dg.ip_version,
+        proto: dg.proto,
+        src: dg.src,
+        dst: dg.dst,
+        ip_len: last_len,
+        transport: t,
+    };
+    Ok((last_ts.max(now), d, earlier))
+}
+
 /// Endpoints of a packet sent by the client.
 fn from_client(m: &PacketMeta, transport: L4) -> Endpoints {
     Endpoints {
@@ -522,34 +529,47 @@ fn is_header_error(e: &ReadError) -> bool {
     )
 }
 
-/// Extracts every row of one capture. Never fails: problems are in the capture row.
-pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutput {
-    let meta = std::fs::metadata(&file.path).ok();
-    let mut ex = Extractor::new(file.device_ip, limits);
-    let result = match &file.undated {
-        // Not read: there is no month to put its rows in.
-        Some(why) => Err((
-            Default::default(),
-            if meta.is_some() {
-                Status::Undated
-            } else {
-                Status::Failed
-            },
-            why.clone(),
-        )),
-        None => read_capture(&file.path, |p| ex.packet(p)).map_err(|(s, e)| {
+/// How reading a capture ended: what was read, the status, the error.
+pub(super) type ReadOutcome = (ReadSummary, Status, Option<String>);
+
+/// The outcome of a read (`None` when the file was not read: undated).
+pub(super) fn read_outcome(
+    file: &CaptureFile,
+    exists: bool,
+    read: Option<Result<ReadSummary, (ReadSummary, ReadError)>>,
+) -> ReadOutcome {
+    match (read, &file.undated) {
+        (Some(Ok(s)), _) => (s, Status::Ok, None),
+        (Some(Err((s, e))), _) => {
             let status = if is_header_error(&e) {
                 Status::Failed
             } else {
                 Status::Partial
             };
-            (s, status, e.to_string())
-        }),
+            (s, status, Some(e.to_string()))
+        }
+        // Not read: there is no month to put its rows in.
+        (None, why) => (
+            ReadSummary::default(),
+            if exists {
+                Status::Undated
+            } else {
+                Status::Failed
+            },
+            Some(why.clone().unwrap_or_default()),
+        ),
+    }
+}
+
+/// Extracts every row of one capture. Never fails: problems are in the capture row.
+pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutput {
+    let meta = std::fs::metadata(&file.path).ok();
+    let mut ex = Extractor::new(file.device_ip, limits);
+    let read = match &file.undated {
+        Some(_) => None,
+        None => Some(read_capture(&file.path, |p| ex.packet(p))),
     };
-    let (summary, status, error) = match result {
-        Ok(s) => (s, Status::Ok, None),
-        Err((s, status, e)) => (s, status, Some(e)),
-    };
+    let outcome = read_outcome(file, meta.is_some(), read);
     for _ in 0..ex.defrag.leftover() {
         ex.drops.add(DropReason::IpFragment);
     }
@@ -565,6 +585,46 @@ pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutp
     let flows = flows.finish();
     dns.sort_by_key(|r| r.ts_us);
     names.sort_by_key(|r| r.ts_us);
+    output(
+        file,
+        meta,
+        outcome,
+        Rows {
+            dns,
+            names,
+            flows,
+            drops,
+            first_ts,
+            last_ts,
+        },
+    )
+}
+
+/// A capture's rows, in their final order, and its counts.
+pub(super) struct Rows {
+    pub dns: Vec<DnsRow>,
+    pub names: Vec<NameRow>,
+    pub flows: Vec<crate::flow::Flow>,
+    pub drops: DropCounts,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+}
+
+/// The capture's manifest row around its rows.
+pub(super) fn output(
+    file: &CaptureFile,
+    meta: Option<std::fs::Metadata>,
+    (summary, status, error): ReadOutcome,
+    rows: Rows,
+) -> CaptureOutput {
+    let Rows {
+        dns,
+        names,
+        flows,
+        drops,
+        first_ts,
+        last_ts,
+    } = rows;
     let format = summary.format.map(|f| {
         if summary.gzip {
             format!("{}+gzip", f.name())

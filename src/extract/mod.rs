@@ -7,6 +7,7 @@ pub mod gquic;
 pub mod http;
 pub mod quic;
 pub mod records;
+pub mod split;
 pub mod text;
 pub mod tls;
 

@@ -5,5 +5,6 @@ pub mod table;
 
 pub use stream::{Pushed, Stream};
 pub use table::{
-    is_local_address, Direction, Flow, FlowKey, FlowStats, FlowTable, Initiator, PacketMeta,
+    is_local_address, sort_flows, Direction, Flow, FlowKey, FlowStats, FlowTable, Initiator,
+    PacketMeta,
 };

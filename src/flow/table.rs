@@ -161,7 +161,7 @@ impl FlowTable {
     /// Records a packet; returns its flow key and direction.
     pub fn record(&mut self, m: &PacketMeta) -> (FlowKey, Direction) {
         let (key, dir) = self.orient(m);
-        if !self.map.contains_key(&key) && self.map.len() >= self.cap {
+        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
             self.overflows += 1;
             self.evicted
                 .extend(self.map.drain().map(|(key, stats)| Flow { key, stats }));
@@ -214,9 +214,14 @@ impl FlowTable {
     pub fn finish(mut self) -> Vec<Flow> {
         let mut flows = std::mem::take(&mut self.evicted);
         flows.extend(self.map.into_iter().map(|(key, stats)| Flow { key, stats }));
-        flows.sort_by(|a, b| (a.stats.first_ts, a.key).cmp(&(b.stats.first_ts, b.key)));
+        sort_flows(&mut flows);
         flows
     }
+}
+
+/// The order of a capture's flows: by first packet, then key.
+pub fn sort_flows(flows: &mut [Flow]) {
+    flows.sort_by(|a, b| (a.stats.first_ts, a.key).cmp(&(b.stats.first_ts, b.key)));
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Golden end-to-end test over `data-samples/`: `iotdest extract` on the bundled captures must
-//! give exactly the decoded rows in `data-samples/expected/raw.txt`, with one thread or two.
+//! give exactly the decoded rows in `data-samples/expected/raw.txt`, with one thread or two, and
+//! with every capture split across threads by flow.
 //! Set `IOTDEST_BLESS=1` to rewrite the expected file after a deliberate change.
 
 use std::process::Command;
@@ -8,13 +9,17 @@ use super::common::{bin, root};
 use super::dataset::dump_dataset;
 
 fn extract(threads: &str, out: &std::path::Path) -> String {
+    extract_with(&["--threads", threads], out)
+}
+
+fn extract_with(args: &[&str], out: &std::path::Path) -> String {
     let captures = root().join("data-samples").join("captures");
     let status = Command::new(bin())
         .args(["extract", "--root"])
         .arg(&captures)
         .arg("--out")
         .arg(out)
-        .args(["--threads", threads])
+        .args(args)
         .status()
         .expect("run iotdest");
     assert_eq!(status.code(), Some(0), "extract failed");
@@ -30,6 +35,12 @@ fn data_samples_match_expected_rows_for_any_thread_count() {
         one == two,
         "--threads 1 and --threads 2 give different rows"
     );
+    // Every capture split across three threads by flow: the same rows.
+    let split = extract_with(
+        &["--threads", "3", "--split-at", "0"],
+        &tmp.path().join("t3"),
+    );
+    assert!(one == split, "captures split by flow give different rows");
     // Extracting again into the same dataset replaces months, never duplicates rows.
     let again = extract("2", &tmp.path().join("t1"));
     assert!(one == again, "re-extracting changed the rows");

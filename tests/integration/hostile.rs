@@ -63,6 +63,27 @@ fn corpus_and_mangled_copies_never_crash_extract() {
     let caps = super::dataset::dump_table(&out, "captures", &[]);
     assert_eq!(caps.len(), n, "every file has its manifest row");
     assert!(caps.iter().any(|l| l.contains("status=partial")));
+    // Every capture split across threads by flow: the same rows, mangled or not.
+    let split = tmp.path().join("ds-split");
+    let (code2, err) = run_bin(&[
+        os("extract"),
+        os("--root"),
+        tmp.path().join("root").as_os_str(),
+        os("--out"),
+        split.as_os_str(),
+        os("--threads"),
+        os("3"),
+        os("--split-at"),
+        os("0"),
+    ]);
+    assert_eq!(code2, code, "{err}");
+    for table in ["captures", "dns", "names", "flows"] {
+        assert!(
+            super::dataset::dump_table(&out, table, &[])
+                == super::dataset::dump_table(&split, table, &[]),
+            "{table}: split captures give other rows"
+        );
+    }
     // The real testbed captures too.
     let out2 = tmp.path().join("ds2");
     let (code, err) = run_bin(&[

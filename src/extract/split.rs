@@ -1,0 +1,639 @@
+//! One capture on several workers: the pieces of a flow-sharded extraction (as Suricata's and
+//! Zeek's workers share a link). The caller (the pipeline, which owns the threads) runs them:
+//!
+//! 1. the [`Dispatcher`] reads the capture in order: it decodes each packet, reassembles IP
+//!    fragments, and gives each whole packet or datagram to the worker of its flow (a hash of
+//!    the two endpoints that is the same in both directions, so a connection's two sides, and
+//!    a DNS query and its response, meet), copying what the worker needs into that worker's
+//!    [`Batch`];
+//! 2. every [`Worker`] runs its batches in order, with its own flow table, TCP and QUIC state:
+//!    the [`Extractor`] of a serial run, on a subset of flows;
+//! 3. [`finish`] merges the workers' rows in the serial order (time, then packet number, then
+//!    the order one packet produced them) and flows by first packet and key.
+//!
+//! The rows are those of [`super::extract_capture`] whatever the number of workers, except
+//! when a flow table overflows (each worker holds `max_flows / workers` live flows; an overflow
+//! flushes one worker's flows, not all).
+
+use std::net::IpAddr;
+
+use super::capture::{datagram_packet, output, read_outcome, ExtractLimits, Extractor, Rows};
+use super::records::CaptureOutput;
+use crate::decode::defrag::{Added, Datagram, Defrag};
+use crate::decode::{decode_any, Decoded, Decoded2, TcpFlags, Transport};
+use crate::drops::{DropCounts, DropReason};
+use crate::flow::sort_flows;
+use crate::ingest::discover::CaptureFile;
+use crate::ingest::reader::{RawPacket, ReadError, ReadSummary};
+
+/// Packets per batch.
+const BATCH_PACKETS: usize = 8192;
+/// Payload bytes per batch (a batch may pass it by one packet).
+const BATCH_BYTES: usize = 2 << 20;
+
+/// A transport header without its payload.
+#[derive(Clone, Copy)]
+enum L4 {
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        flags: TcpFlags,
+    },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+    },
+}
+
+/// What a packet is in a batch.
+enum Body {
+    /// A whole packet; its payload is `bytes[start..start + len]` of the batch.
+    Packet {
+        ip_version: u8,
+        proto: u8,
+        src: IpAddr,
+        dst: IpAddr,
+        ip_len: u32,
+        l4: L4,
+        start: usize,
+        len: usize,
+    },
+    /// A reassembled datagram, completed by this packet.
+    Datagram(Box<Datagram>),
+}
+
+struct Item {
+    /// Number of the packet in the capture.
+    seq: u64,
+    ts_us: i64,
+    body: Body,
+}
+
+/// One worker's packets, in capture order, with copies of their payloads.
+pub struct Batch {
+    items: Vec<Item>,
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::with_limit(BATCH_PACKETS)
+    }
+}
+
+impl Batch {
+    fn with_limit(limit: usize) -> Batch {
+        Batch {
+            items: Vec::with_capacity(limit.min(BATCH_PACKETS)),
+            bytes: Vec::new(),
+            limit,
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.items.len() >= self.limit || self.bytes.len() >= BATCH_BYTES
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Empties the batch, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.bytes.clear();
+    }
+
+    fn push(&mut self, seq: u64, ts_us: i64, d: &Decoded<'_>) {
+        let (l4, payload) = match d.transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                flags,
+                payload,
+            } => (
+                L4::Tcp {
+                    src_port,
+                    dst_port,
+                    seq,
+                    flags,
+                },
+                payload,
+            ),
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => (L4::Udp { src_port, dst_port }, payload),
+            Transport::Icmp { icmp_type, code } => (L4::Icmp { icmp_type, code }, &[][..]),
+        };
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(payload);
+        self.items.push(Item {
+            seq,
+            ts_us,
+            body: Body::Packet {
+                ip_version: d.ip_version,
+                proto: d.proto,
+                src: d.src,
+                dst: d.dst,
+                ip_len: d.ip_len,
+                l4,
+                start,
+                len: payload.len(),
+            },
+        });
+    }
+}
+
+/// The worker of a packet's flow: the same for both directions.
+fn worker_of(d: &Decoded<'_>, workers: usize) -> usize {
+    fn mix(mut x: u64) -> u64 {
+        // SplitMix64's finaliser.
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+    fn end(ip: IpAddr, port: u16) -> u64 {
+        let bits = match ip {
+            IpAddr::V4(a) => u64::from(u32::from(a)),
+            IpAddr::V6(a) => {
+                let v = u128::from(a);
+                (v as u64) ^ ((v >> 64) as u64).rotate_left(17)
+            }
+        };
+        mix(bits ^ (u64::from(port) << 48))
+    }
+    let (sp, dp) = d.transport.ports();
+    let h = end(d.src, sp).wrapping_add(end(d.dst, dp)) ^ u64::from(d.proto);
+    (mix(h) % workers.max(1) as u64) as usize
+}
+
+/// Reads a capture's packets in order for the workers: decoding, reassembly, times and the
+/// drops of both.
+pub struct Dispatcher {
+    workers: usize,
+    seq: u64,
+    defrag: Defrag,
+    drops: DropCounts,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+impl Dispatcher {
+    pub fn new(workers: usize) -> Dispatcher {
+        Dispatcher {
+            workers: workers.max(1),
+            seq: 0,
+            defrag: Defrag::default(),
+            drops: DropCounts::default(),
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    /// Gives a packet to its worker's batch (`batches` has one per worker); returns that
+    /// worker when its batch is full.
+    pub fn packet(&mut self, p: &RawPacket<'_>, batches: &mut [Batch]) -> Option<usize> {
+        let seq = self.seq;
+        self.seq += 1;
+        if p.ts_us == 0 {
+            self.drops.add(DropReason::NoTimestamp);
+            return None;
+        }
+        self.first_ts = Some(self.first_ts.map_or(p.ts_us, |t| t.min(p.ts_us)));
+        self.last_ts = Some(self.last_ts.map_or(p.ts_us, |t| t.max(p.ts_us)));
+        let w = match decode_any(p.link_type, p.data, p.orig_len) {
+            Ok(Decoded2::Whole(d)) => {
+                let w = worker_of(&d, self.workers);
+                batches[w].push(seq, p.ts_us, &d);
+                w
+            }
+            Ok(Decoded2::Fragment(f)) => match self.defrag.add(p.ts_us, &f) {
+                Added::Pending => return None,
+                Added::Dropped(n) => {
+                    for _ in 0..n {
+                        self.drops.add(DropReason::IpFragment);
+                    }
+                    return None;
+                }
+                Added::Complete(datagram) => {
+                    let w = match datagram_packet(&datagram, p.ts_us) {
+                        Ok((_, d, _)) => worker_of(&d, self.workers),
+                        Err(r) => {
+                            for _ in &datagram.pieces {
+                                self.drops.add(r);
+                            }
+                            return None;
+                        }
+                    };
+                    batches[w].items.push(Item {
+                        seq,
+                        ts_us: p.ts_us,
+                        body: Body::Datagram(Box::new(datagram)),
+                    });
+                    w
+                }
+            },
+            Err(r) => {
+                self.drops.add(r);
+                return None;
+            }
+        };
+        batches[w].is_full().then_some(w)
+    }
+}
+
+/// One worker: a serial extractor over the flows that hash to it, and the packet number of
+/// each row it produced (to merge rows in the serial order).
+pub struct Worker {
+    ex: Extractor,
+    dns_seq: Vec<u64>,
+    names_seq: Vec<u64>,
+}
+
+impl Worker {
+    pub fn new(workers: usize, device_ip: Option<IpAddr>, limits: ExtractLimits) -> Worker {
+        let limits = ExtractLimits {
+            max_flows: (limits.max_flows / workers.max(1)).max(1),
+            ..limits
+        };
+        Worker {
+            ex: Extractor::new(device_ip, limits),
+            dns_seq: Vec::new(),
+            names_seq: Vec::new(),
+        }
+    }
+
+    /// Runs a batch, in order.
+    pub fn run(&mut self, batch: &Batch) {
+        for item in &batch.items {
+            match &item.body {
+                &Body::Packet {
+                    ip_version,
+                    proto,
+                    src,
+                    dst,
+                    ip_len,
+                    l4,
+                    start,
+                    len,
+                } => {
+                    let payload = batch.bytes.get(start..start + len).unwrap_or(&[]);
+                    let transport = match l4 {
+                        L4::Tcp {
+                            src_port,
+                            dst_port,
+                            seq,
+                            flags,
+                        } => Transport::Tcp {
+                            src_port,
+                            dst_port,
+                            seq,
+                            flags,
+                            payload,
+                        },
+                        L4::Udp { src_port, dst_port } => Transport::Udp {
+                            src_port,
+                            dst_port,
+                            payload,
+                        },
+                        L4::Icmp { icmp_type, code } => Transport::Icmp { icmp_type, code },
+                    };
+                    let d = Decoded {
+                        ip_version,
+                        proto,
+                        src,
+                        dst,
+                        ip_len,
+                        transport,
+                    };
+                    self.ex.decoded(item.ts_us, &d, &[]);
+                }
+                Body::Datagram(dg) => {
+                    if let Ok((ts, d, earlier)) = datagram_packet(dg, item.ts_us) {
+                        self.ex.decoded(ts, &d, earlier);
+                    }
+                }
+            }
+            self.dns_seq.resize(self.ex.dns.len(), item.seq);
+            self.names_seq.resize(self.ex.names.len(), item.seq);
+        }
+    }
+}
+
+/// The capture's output from its dispatcher and workers, rows in the serial order.
+pub fn finish(
+    file: &CaptureFile,
+    meta: Option<std::fs::Metadata>,
+    read: Result<ReadSummary, (ReadSummary, ReadError)>,
+    dispatcher: Dispatcher,
+    workers: Vec<Worker>,
+) -> CaptureOutput {
+    let mut drops = dispatcher.drops;
+    for _ in 0..dispatcher.defrag.leftover() {
+        drops.add(DropReason::IpFragment);
+    }
+    let (mut dns, mut names, mut flows) = (Vec::new(), Vec::new(), Vec::new());
+    for w in workers {
+        drops.merge(&w.ex.drops);
+        flows.extend(w.ex.flows.finish());
+        dns.extend(
+            w.ex.dns
+                .into_iter()
+                .zip(w.dns_seq)
+                .enumerate()
+                .map(|(i, (r, seq))| ((r.ts_us, seq, i), r)),
+        );
+        names.extend(
+            w.ex.names
+                .into_iter()
+                .zip(w.names_seq)
+                .enumerate()
+                .map(|(i, (r, seq))| ((r.ts_us, seq, i), r)),
+        );
+    }
+    // Keys are unique: one packet's rows are all in one worker, numbered in push order.
+    dns.sort_unstable_by_key(|(k, _)| *k);
+    names.sort_unstable_by_key(|(k, _)| *k);
+    sort_flows(&mut flows);
+    let outcome = read_outcome(file, meta.is_some(), Some(read));
+    output(
+        file,
+        meta,
+        outcome,
+        Rows {
+            dns: dns.into_iter().map(|(_, r)| r).collect(),
+            names: names.into_iter().map(|(_, r)| r).collect(),
+            flows,
+            drops,
+            first_ts: dispatcher.first_ts,
+            last_ts: dispatcher.last_ts,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::capture::extract_capture;
+    use crate::ingest::discover::{discover_root, DiscoverOptions};
+    use crate::ingest::reader::read_capture;
+    use etherparse::{IpNumber, Ipv4Header, PacketBuilder};
+
+    /// The split pieces run on one thread: batches of `batch` packets, each run as soon as it
+    /// is full.
+    fn split(file: &CaptureFile, workers: usize, batch: usize) -> CaptureOutput {
+        let mut d = Dispatcher::new(workers);
+        let mut team: Vec<Worker> = (0..workers)
+            .map(|_| Worker::new(workers, file.device_ip, ExtractLimits::default()))
+            .collect();
+        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::with_limit(batch)).collect();
+        let read = read_capture(&file.path, |p| {
+            if let Some(w) = d.packet(p, &mut batches) {
+                team[w].run(&batches[w]);
+                batches[w].clear();
+            }
+        });
+        for (w, b) in team.iter_mut().zip(&batches) {
+            w.run(b);
+        }
+        finish(file, std::fs::metadata(&file.path).ok(), read, d, team)
+    }
+
+    fn same(a: &CaptureOutput, b: &CaptureOutput, what: &str) {
+        assert_eq!(a.capture, b.capture, "{what}");
+        assert_eq!(a.dns, b.dns, "{what}");
+        assert_eq!(a.names, b.names, "{what}");
+        assert_eq!(a.flows, b.flows, "{what}");
+    }
+
+    #[test]
+    fn a_flow_has_one_worker_in_both_directions_and_flows_spread() {
+        let mut used = [0usize; 3];
+        for i in 0..300u32 {
+            let (a, b): (IpAddr, IpAddr) = if i % 2 == 0 {
+                (
+                    std::net::Ipv4Addr::from(0xc0a8_0105 + i % 7).into(),
+                    std::net::Ipv4Addr::from(0x3401_0101 + i * 977).into(),
+                )
+            } else {
+                (
+                    std::net::Ipv6Addr::from(0xfd00_u128 << 112 | u128::from(i)).into(),
+                    std::net::Ipv6Addr::from(0x2a00_u128 << 112 | u128::from(i) * 31).into(),
+                )
+            };
+            let (pa, pb) = (40000 + i as u16, 443);
+            let d = |src, dst, sp, dp| Decoded {
+                ip_version: 4,
+                proto: 6,
+                src,
+                dst,
+                ip_len: 40,
+                transport: crate::decode::Transport::Udp {
+                    src_port: sp,
+                    dst_port: dp,
+                    payload: &[],
+                },
+            };
+            let w = worker_of(&d(a, b, pa, pb), 3);
+            assert_eq!(w, worker_of(&d(b, a, pb, pa), 3));
+            used[w] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 60), "{used:?}");
+    }
+
+    #[test]
+    fn split_rows_equal_serial_rows_on_synthetic_captures() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::synth::generate(&crate::synth::SynthOptions {
+            out: dir.path().to_path_buf(),
+            seed: 3,
+            scale: 0.3,
+        })
+        .unwrap();
+        let opts = DiscoverOptions {
+            experiment: "ctrl2".into(),
+            ..Default::default()
+        };
+        let found = discover_root(dir.path(), &opts).unwrap();
+        assert!(found.captures.len() > 5);
+        let mut names = 0;
+        for file in &found.captures {
+            let serial = extract_capture(file, ExtractLimits::default());
+            names += serial.names.len();
+            for (workers, round) in [(1, 100_000), (2, 1), (2, 37), (3, 1000)] {
+                let what = format!("{} workers {workers} round {round}", file.path.display());
+                same(&split(file, workers, round), &serial, &what);
+            }
+        }
+        assert!(names > 0);
+    }
+
+    /// Ethernet frames of a UDP datagram cut into IPv4 fragments of `piece` bytes.
+    fn fragments(
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+        piece: usize,
+    ) -> Vec<Vec<u8>> {
+        let mut whole = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut whole, payload)
+            .unwrap();
+        let ip_payload = &whole[14 + 20..];
+        ip_payload
+            .chunks(piece)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut h =
+                    Ipv4Header::new(chunk.len() as u16, 64, IpNumber::UDP, src, dst).unwrap();
+                h.identification = 77;
+                h.more_fragments = (i + 1) * piece < ip_payload.len();
+                h.fragment_offset =
+                    etherparse::IpFragOffset::try_new((i * piece / 8) as u16).unwrap();
+                h.header_checksum = h.calc_header_checksum();
+                let mut f = whole[..14].to_vec();
+                f.extend_from_slice(&h.to_bytes());
+                f.extend_from_slice(chunk);
+                f
+            })
+            .collect()
+    }
+
+    fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut f, payload)
+            .unwrap();
+        f
+    }
+
+    fn tcp(
+        src: [u8; 4],
+        sp: u16,
+        dst: [u8; 4],
+        dp: u16,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src, dst, 64)
+            .tcp(sp, dp, seq, 1000);
+        let b = if syn { b.syn() } else { b.ack(1) };
+        let mut f = Vec::new();
+        b.write(&mut f, payload).unwrap();
+        f
+    }
+
+    fn pcap(frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for (ts, f) in frames {
+            for v in [
+                (ts / 1_000_000) as u32,
+                (ts % 1_000_000) as u32,
+                f.len() as u32,
+                f.len() as u32,
+            ] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(f);
+        }
+        out
+    }
+
+    #[test]
+    fn fragments_tls_and_dns_across_rounds_and_workers() {
+        let (dev, dns_server, web) = ([192, 168, 1, 5], [192, 168, 1, 1], [52, 1, 1, 1]);
+        let resp = crate::extract::dns::tests::sample_response();
+        let ch = crate::extract::tls::tests::client_hello("iot.example.com", 2500, 16384);
+        let (a, rest) = ch.split_at(900);
+        let (b, c) = rest.split_at(900);
+        let frags = fragments(dns_server, dev, 53, 5353, &resp, 16);
+        assert!(frags.len() > 2);
+        let mut frames = vec![
+            udp(dev, dns_server, 5353, 53, b"query"),
+            tcp(dev, 40000, web, 443, 99, true, &[]),
+            frags[1].clone(),
+            tcp(dev, 40000, web, 443, 100, false, a),
+            udp(dev, dns_server, 5354, 53, b"query"),
+            udp(dns_server, dev, 53, 5354, &resp),
+        ];
+        frames.extend(frags.iter().skip(2).cloned());
+        frames.push(tcp(dev, 40000, web, 443, 1900, false, c));
+        frames.push(frags[0].clone());
+        frames.push(tcp(dev, 40000, web, 443, 1000, false, b));
+        frames.push(tcp(web, 443, dev, 40000, 5000, false, b"server"));
+        // A packet without a time, and one that is not IP.
+        frames.push(udp(dev, dns_server, 5355, 53, b"q"));
+        frames.push(vec![0u8; 20]);
+        let n = frames.len();
+        let timed: Vec<(i64, Vec<u8>)> = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                (
+                    if i == n - 2 {
+                        0
+                    } else {
+                        1_700_000_000_000_000 + (i as i64 % 4) * 10
+                    },
+                    f,
+                )
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("2023-11-14_22.13.20_192.168.1.5.pcap");
+        std::fs::write(&path, pcap(&timed)).unwrap();
+        let file = CaptureFile {
+            path,
+            device: "d".into(),
+            name_ts: None,
+            device_ip: Some(std::net::Ipv4Addr::from(dev).into()),
+            year: 2023,
+            month: 11,
+            rotation: 0,
+            capture: "c".into(),
+            undated: None,
+        };
+        let serial = extract_capture(&file, ExtractLimits::default());
+        assert_eq!(serial.names.len(), 1);
+        let rows_of = |port: u16| {
+            serial
+                .dns
+                .iter()
+                .filter(|r| r.ends.client_port == port)
+                .count()
+        };
+        // The fragmented response gives the rows of the whole one.
+        assert!(rows_of(5354) > 0);
+        assert_eq!(rows_of(5353), rows_of(5354));
+        assert!(serial.capture.drops.total() >= 2);
+        for workers in 1..=4 {
+            for round in 1..=n + 1 {
+                same(
+                    &split(&file, workers, round),
+                    &serial,
+                    &format!("{workers} workers, round {round}"),
+                );
+            }
+        }
+    }
+}
