@@ -114,16 +114,20 @@ fn extract_one(file: &CaptureFile, cfg: &ExtractConfig) -> Done {
 
 /// One capture on `workers` flow-sharded worker threads (see [`crate::extract::split`]): this
 /// thread reads, decodes and dispatches the packets in order; each worker runs the batches of
-/// its flows. Each worker has at most `QUEUED + 2` batches: queued, being run, being filled.
+/// its flows. Each worker has `BATCHES` batches, allocated once and passed back and forth:
+/// filled here, queued, run there, returned.
 fn extract_split(file: &CaptureFile, limits: ExtractLimits, workers: usize) -> CaptureOutput {
-    const QUEUED: usize = 2;
+    const BATCHES: usize = 4;
     let meta = std::fs::metadata(&file.path).ok();
     std::thread::scope(|s| {
         let mut lanes = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
-            let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(QUEUED);
+            let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES);
             let (free_tx, free_rx) = mpsc::channel::<Batch>();
+            for _ in 1..BATCHES {
+                let _ = free_tx.send(Batch::default());
+            }
             let device_ip = file.device_ip;
             let spawned = std::thread::Builder::new()
                 .name(format!("iotdest-flows-{i}"))
@@ -148,7 +152,9 @@ fn extract_split(file: &CaptureFile, limits: ExtractLimits, workers: usize) -> C
         let read = read_capture(&file.path, |p| {
             if let Some(w) = dispatcher.packet(p, &mut batches) {
                 let (full_tx, free_rx) = &lanes[w];
-                let fresh = free_rx.try_recv().unwrap_or_default();
+                // (A worker that stopped returns none; then its sends fail and the join
+                // below reports why.)
+                let fresh = free_rx.recv().unwrap_or_default();
                 let _ = full_tx.send(std::mem::replace(&mut batches[w], fresh));
             }
         });

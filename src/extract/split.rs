@@ -24,7 +24,7 @@ use crate::decode::{decode_any, Decoded, Decoded2, TcpFlags, Transport};
 use crate::drops::{DropCounts, DropReason};
 use crate::flow::sort_flows;
 use crate::ingest::discover::CaptureFile;
-use crate::ingest::reader::{RawPacket, ReadError, ReadSummary};
+use crate::ingest::reader::{RawPacket, ReadError, ReadSummary, MAX_CAPLEN};
 
 /// Packets per batch.
 const BATCH_PACKETS: usize = 8192;
@@ -91,7 +91,7 @@ impl Batch {
     fn with_limit(limit: usize) -> Batch {
         Batch {
             items: Vec::with_capacity(limit.min(BATCH_PACKETS)),
-            bytes: Vec::new(),
+            bytes: Vec::with_capacity(BATCH_BYTES + MAX_CAPLEN),
             limit,
         }
     }
@@ -173,7 +173,8 @@ fn worker_of(d: &Decoded<'_>, workers: usize) -> usize {
     }
     let (sp, dp) = d.transport.ports();
     let h = end(d.src, sp).wrapping_add(end(d.dst, dp)) ^ u64::from(d.proto);
-    (mix(h) % workers.max(1) as u64) as usize
+    // The hash scaled to 0..workers (a multiply, not a division).
+    ((u128::from(mix(h)) * workers.max(1) as u128) >> 64) as usize
 }
 
 /// Reads a capture's packets in order for the workers: decoding, reassembly, times and the
