@@ -29,8 +29,9 @@ pub struct ExtractConfig {
     /// Worker threads (≥ 1).
     pub threads: usize,
     pub limits: ExtractLimits,
-    /// Captures of at least this many bytes on disk are split across the threads by flow
-    /// (when there are several); smaller ones run whole, several at a time.
+    /// Captures of at least this many bytes on disk, and at least an N-th of all the input,
+    /// are split across the N threads by flow (when N > 1); the others run whole, several at
+    /// a time. 0 splits every capture.
     pub split_at: u64,
 }
 
@@ -90,9 +91,24 @@ struct Done {
 /// about a second on its own.
 pub const SPLIT_AT: u64 = 64 << 20;
 
-fn extract_one(file: &CaptureFile, cfg: &ExtractConfig) -> Done {
+/// The size from which a capture is split: `split_at`, and at least an N-th of all the input
+/// (below that, whole captures side by side already keep the N threads busy, at less cost);
+/// `split_at` 0 splits every capture.
+fn split_from(captures: &[CaptureFile], cfg: &ExtractConfig) -> u64 {
+    if cfg.split_at == 0 {
+        return 0;
+    }
+    let total: u64 = captures
+        .iter()
+        .filter_map(|c| std::fs::metadata(&c.path).ok())
+        .map(|m| m.len())
+        .sum();
+    cfg.split_at.max(total / cfg.threads.max(1) as u64)
+}
+
+fn extract_one(file: &CaptureFile, cfg: &ExtractConfig, split_from: u64) -> Done {
     let (limits, threads) = (cfg.limits, cfg.threads.max(1));
-    let big = std::fs::metadata(&file.path).is_ok_and(|m| m.len() >= cfg.split_at);
+    let big = std::fs::metadata(&file.path).is_ok_and(|m| m.len() >= split_from);
     let out = if threads > 1 && big && file.undated.is_none() {
         extract_split(file, limits, threads)
     } else {
@@ -224,6 +240,7 @@ pub fn run_extract(
     mut on_capture: impl FnMut(&CaptureFile, &CaptureRow) + Send,
 ) -> Result<ExtractReport, PipelineError> {
     let threads = cfg.threads.max(1);
+    let split_from = split_from(captures, cfg);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("iotdest-extract-{i}"))
@@ -264,7 +281,7 @@ pub fn run_extract(
             while spawned < captures.len() && spawned < next + window {
                 let (tx, file, i) = (tx.clone(), &captures[spawned], spawned);
                 s.spawn_fifo(move |_| {
-                    let _ = tx.send((i, extract_one(file, cfg)));
+                    let _ = tx.send((i, extract_one(file, cfg, split_from)));
                 });
                 spawned += 1;
             }

@@ -50,8 +50,9 @@ pub struct ExtractArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Captures at least this large are split across the threads by flow (both directions of
-    /// a connection on one thread); smaller ones run whole, several at a time. 0 splits all.
+    /// Captures at least this large, and at least an N-th of all the input, are split across
+    /// the N threads by flow (both directions of a connection on one thread); the others run
+    /// whole, several at a time. 0 splits every capture.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_split_at)]
     pub split_at: u64,
     /// Read capture paths from a list file (one a line, `#` comments) instead of --root.

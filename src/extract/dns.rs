@@ -1,4 +1,5 @@
-//! DNS responses (hickory-proto does the message parsing; this file maps records to rows).
+//! DNS responses: the common message is read in place by the walker (`dns_walk`); the rest is
+//! parsed by hickory-proto, whose records this file maps to rows.
 //!
 //! One answer per answer-section record; HTTPS/SVCB records give one answer per address hint
 //! (or their target name when they carry none); records of other types keep their presentation
@@ -13,7 +14,7 @@ use super::text::{escape_text, normalize_labels};
 /// Largest DNS message accepted (TCP's 2-byte length prefix allows 65535).
 pub const MAX_DNS_MESSAGE: usize = 65_535;
 /// Most answer rows taken from one message.
-const MAX_ANSWERS: usize = 512;
+pub(super) const MAX_ANSWERS: usize = 512;
 
 /// One answer of a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +57,17 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
     if !is_response(msg) {
         return Ok(None);
     }
-    match Message::from_vec(msg) {
-        Ok(m) => Ok(Some(response_of(&m, msg))),
-        Err(_) => Err(Malformed {
-            header: salvage(msg),
-        }),
+    if let Some(r) = super::dns_walk::walk(msg) {
+        return Ok(Some(r));
     }
+    with_hickory(msg).map(Some).ok_or_else(|| Malformed {
+        header: salvage(msg),
+    })
+}
+
+/// The response as hickory-proto parses it (`None` when it does not); the walker's oracle.
+pub(crate) fn with_hickory(msg: &[u8]) -> Option<Response> {
+    Message::from_vec(msg).ok().map(|m| response_of(&m, msg))
 }
 
 /// Rows of a parsed message.

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod dns;
+mod dns_walk;
 pub mod fingerprint;
 pub mod gquic;
 pub mod http;
