@@ -3,6 +3,7 @@
 
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::dns::{is_response, parse_response, MAX_DNS_MESSAGE};
@@ -221,7 +222,7 @@ impl Extractor {
                     ts_us,
                     ends,
                     txid: r.txid,
-                    query: r.query,
+                    query: r.query.map(Arc::from),
                     qtype: r.qtype,
                     rcode: r.rcode,
                     section: None,

@@ -5,6 +5,8 @@
 //! (or their target name when they carry none); records of other types keep their presentation
 //! form. The response code is read from the header. Queries (QR = 0) are not rows.
 
+use std::borrow::Cow;
+
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::svcb::SvcParamValue;
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -22,7 +24,7 @@ pub struct Answer {
     /// `answer`, `authority` or `additional`.
     pub section: &'static str,
     pub rr_name: String,
-    pub rr_type: String,
+    pub rr_type: Cow<'static, str>,
     pub ttl: u32,
     pub value: String,
 }
@@ -32,8 +34,8 @@ pub struct Answer {
 pub struct Response {
     pub txid: u16,
     pub query: Option<String>,
-    pub qtype: Option<String>,
-    pub rcode: String,
+    pub qtype: Option<Cow<'static, str>>,
+    pub rcode: Cow<'static, str>,
     pub answers: Vec<Answer>,
 }
 
@@ -291,57 +293,59 @@ pub fn name_text(n: &Name) -> String {
 }
 
 /// Mnemonic of a record type (`TYPE<n>` for types without one).
-pub fn type_name(t: RecordType) -> String {
+pub fn type_name(t: RecordType) -> Cow<'static, str> {
     type_name_of(u16::from(t))
 }
 
 /// Mnemonic of a record type number.
-pub fn type_name_of(code: u16) -> String {
+pub fn type_name_of(code: u16) -> Cow<'static, str> {
     let t = RecordType::from(code);
-    match code {
-        1 => "A".into(),
-        2 => "NS".into(),
-        5 => "CNAME".into(),
-        6 => "SOA".into(),
-        12 => "PTR".into(),
-        15 => "MX".into(),
-        16 => "TXT".into(),
-        28 => "AAAA".into(),
-        33 => "SRV".into(),
-        41 => "OPT".into(),
-        64 => "SVCB".into(),
-        65 => "HTTPS".into(),
-        255 => "ANY".into(),
+    Cow::Borrowed(match code {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        41 => "OPT",
+        64 => "SVCB",
+        65 => "HTTPS",
+        255 => "ANY",
         _ => {
             let s = t.to_string();
-            if !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-            {
-                s
-            } else {
-                format!("TYPE{code}")
-            }
+            return Cow::Owned(
+                if !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                {
+                    s
+                } else {
+                    format!("TYPE{code}")
+                },
+            );
         }
-    }
+    })
 }
 
 /// Mnemonic of a response code (header RCODE, 4 bits).
-pub fn rcode_name(code: u8) -> String {
-    match code {
-        0 => "NOERROR".into(),
-        1 => "FORMERR".into(),
-        2 => "SERVFAIL".into(),
-        3 => "NXDOMAIN".into(),
-        4 => "NOTIMP".into(),
-        5 => "REFUSED".into(),
-        6 => "YXDOMAIN".into(),
-        7 => "YXRRSET".into(),
-        8 => "NXRRSET".into(),
-        9 => "NOTAUTH".into(),
-        10 => "NOTZONE".into(),
-        n => format!("RCODE{n}"),
-    }
+pub fn rcode_name(code: u8) -> Cow<'static, str> {
+    Cow::Borrowed(match code {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        n => return Cow::Owned(format!("RCODE{n}")),
+    })
 }
 
 #[cfg(test)]
@@ -373,14 +377,7 @@ pub(crate) mod tests {
         let got: Vec<_> = r
             .answers
             .iter()
-            .map(|a| {
-                (
-                    a.rr_name.as_str(),
-                    a.rr_type.as_str(),
-                    a.ttl,
-                    a.value.as_str(),
-                )
-            })
+            .map(|a| (a.rr_name.as_str(), &*a.rr_type, a.ttl, a.value.as_str()))
             .collect();
         assert_eq!(
             got,
@@ -398,7 +395,7 @@ pub(crate) mod tests {
         m.extend_from_slice(b"\x04nope\x00\x00\x1c\x00\x01");
         let r = parse_response(&m).unwrap().unwrap();
         assert_eq!(
-            (r.rcode.as_str(), r.answers.len(), r.qtype.as_deref()),
+            (&*r.rcode, r.answers.len(), r.qtype.as_deref()),
             ("NXDOMAIN", 0, Some("AAAA"))
         );
         m[2] = 0x01;

@@ -1,6 +1,8 @@
 //! The rows extraction produces, as plain Rust values (the columnar stage turns them into Arrow).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::fingerprint::Fingerprints;
 use crate::drops::DropCounts;
@@ -38,13 +40,14 @@ pub struct DnsRow {
     pub ts_us: i64,
     pub ends: Endpoints,
     pub txid: u16,
-    pub query: Option<String>,
-    pub qtype: Option<String>,
-    pub rcode: String,
+    /// Shared by the rows of one response.
+    pub query: Option<Arc<str>>,
+    pub qtype: Option<Cow<'static, str>>,
+    pub rcode: Cow<'static, str>,
     /// Section of the record: `answer`, `authority` or `additional` (null with no records).
     pub section: Option<&'static str>,
     pub rr_name: Option<String>,
-    pub rr_type: Option<String>,
+    pub rr_type: Option<Cow<'static, str>>,
     pub rr_ttl: Option<u32>,
     pub answer: Option<String>,
 }

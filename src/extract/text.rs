@@ -6,16 +6,21 @@ pub const MAX_NAME: usize = 1024;
 
 /// Appends one label's bytes, escaped, to `out`.
 pub fn push_escaped(out: &mut String, bytes: &[u8], escape_dot: bool) {
-    // Fast path: a label of plain printable ASCII (nearly all of them) is copied and
-    // lower-cased in place.
-    let plain = |b: &u8| matches!(b, 0x21..=0x7e) && *b != b'\\' && !(escape_dot && *b == b'.');
-    if out.len() + bytes.len() <= MAX_NAME && bytes.iter().all(plain) {
-        if let Ok(text) = std::str::from_utf8(bytes) {
-            let start = out.len();
-            out.push_str(text);
-            out[start..].make_ascii_lowercase();
-            return;
+    // Fast path: a label of plain printable ASCII (nearly all of them) is copied lower-cased in
+    // one pass; the first other byte sends the whole label to the byte-by-byte form.
+    let plain = |b: u8| matches!(b, 0x21..=0x7e) && b != b'\\' && !(escape_dot && b == b'.');
+    if out.len() + bytes.len() <= MAX_NAME {
+        let start = out.len();
+        out.reserve(bytes.len());
+        for &b in bytes {
+            if !plain(b) {
+                out.truncate(start);
+                push_escaped_each(out, bytes, escape_dot);
+                return;
+            }
+            out.push(char::from(b.to_ascii_lowercase()));
         }
+        return;
     }
     push_escaped_each(out, bytes, escape_dot);
 }
