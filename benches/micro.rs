@@ -189,6 +189,18 @@ fn bench_dns_tls(c: &mut Criterion) {
             black_box(answers)
         })
     });
+    // The same messages through hickory-proto alone (the path before the walker).
+    g.bench_function("hickory-proto only (messages)", |b| {
+        b.iter(|| {
+            let mut answers = 0usize;
+            for m in &msgs {
+                if let Some(r) = dns::with_hickory(m) {
+                    answers += r.answers.len();
+                }
+            }
+            black_box(answers)
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("tls");

@@ -67,8 +67,9 @@ pub fn parse_response(msg: &[u8]) -> Result<Option<Response>, Malformed> {
     })
 }
 
-/// The response as hickory-proto parses it (`None` when it does not); the walker's oracle.
-pub(crate) fn with_hickory(msg: &[u8]) -> Option<Response> {
+/// The response as hickory-proto parses it (`None` when it does not): the walker's oracle, and
+/// the path before it (for benchmarks).
+pub fn with_hickory(msg: &[u8]) -> Option<Response> {
     Message::from_vec(msg).ok().map(|m| response_of(&m, msg))
 }
 

@@ -49,7 +49,7 @@ pub fn dns_row(
         rcode: "NOERROR".into(),
         section: Some("answer"),
         rr_name: Some(rr_name.into()),
-        rr_type: Some(rr_type.into()),
+        rr_type: Some(rr_type.to_string().into()),
         rr_ttl: Some(60),
         answer: Some(answer.into()),
     }

@@ -120,7 +120,7 @@ pub fn tshark_sets(path: &Path) -> Sets {
                 .split(',')
                 .next()
                 .and_then(|t| t.parse::<u16>().ok())
-                .map(type_name_of)
+                .map(|t| type_name_of(t).into_owned())
                 .unwrap_or_default();
             let ips: Vec<&str> = get(3)
                 .split(',')
@@ -179,8 +179,8 @@ pub fn our_sets(path: &Path) -> Sets {
             .push(r);
     }
     for rows in groups.values() {
-        let q = rows[0].query.clone().unwrap_or_default();
-        let t = rows[0].qtype.clone().unwrap_or_default();
+        let q = rows[0].query.as_deref().unwrap_or_default().to_string();
+        let t = rows[0].qtype.as_deref().unwrap_or_default().to_string();
         let mut any = false;
         for r in rows {
             if matches!(r.rr_type.as_deref(), Some("A") | Some("AAAA")) {
