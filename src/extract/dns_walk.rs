@@ -35,6 +35,8 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
     let mut at = 12;
     let (mut query, mut qtype) = (None, None);
     let mut text = String::new();
+    // Names that are checked but do not become rows (authority NS, SOA) are read into this.
+    let mut scratch = String::new();
     for i in 0..qd {
         text.clear();
         at = read_name(msg, at, &mut text)?;
@@ -75,19 +77,22 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
                 TYPE_AAAA => {
                     std::net::Ipv6Addr::from(<[u8; 16]>::try_from(rdata).ok()?).to_string()
                 }
-                TYPE_CNAME | TYPE_PTR | TYPE_NS => {
+                TYPE_CNAME | TYPE_PTR | TYPE_NS if section == "answer" => {
                     let mut name = String::new();
                     (read_name(msg, start, &mut name)? == end).then_some(())?;
-                    if section != "answer" {
-                        continue; // checked, not a row: only addresses are taken as glue
-                    }
                     name
                 }
+                TYPE_CNAME | TYPE_PTR | TYPE_NS => {
+                    // Checked, not a row: only addresses are taken as glue.
+                    scratch.clear();
+                    (read_name(msg, start, &mut scratch)? == end).then_some(())?;
+                    continue;
+                }
                 TYPE_SOA if section == "authority" => {
-                    let mut skip = String::new();
-                    let after = read_name(msg, start, &mut skip)?;
-                    skip.clear();
-                    (read_name(msg, after, &mut skip)? + 20 == end).then_some(())?;
+                    scratch.clear();
+                    let after = read_name(msg, start, &mut scratch)?;
+                    scratch.clear();
+                    (read_name(msg, after, &mut scratch)? + 20 == end).then_some(())?;
                     continue;
                 }
                 _ => return None,
