@@ -7,6 +7,7 @@
 //! decode   → link → IP → TCP/UDP/ICMP (zero-copy)
 //! flow     → per-capture flow table; bounded TCP stream reassembly
 //! extract  → DNS answers, TLS server names, flows → plain rows
+//! one_capture → one large capture on several threads (mapped chunks, or batches)
 //! columnar → rows → Arrow batches (schemas as constants)
 //! store    → hive-partitioned Parquet, month replaced atomically
 //! pipeline → rayon over captures, ordered writes
@@ -32,6 +33,7 @@ pub mod drops;
 pub mod extract;
 pub mod flow;
 pub mod ingest;
+pub mod one_capture;
 #[cfg(feature = "full")]
 pub mod output;
 #[cfg(feature = "full")]

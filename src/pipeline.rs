@@ -16,10 +16,9 @@ use crate::columnar::schema::{
     CAPTURES, DNS, FLOWS, NAMES, TABLE_CAPTURES, TABLE_DNS, TABLE_FLOWS, TABLE_NAMES,
 };
 use crate::columnar::{captures_batch, dns_batch, flows_batch, names_batch};
-use crate::extract::split::{finish, Batch, Dispatcher, Worker};
-use crate::extract::{extract_capture, CaptureOutput, CaptureRow, ExtractLimits, Status};
+use crate::extract::{extract_capture, CaptureRow, ExtractLimits, Status};
 use crate::ingest::discover::CaptureFile;
-use crate::ingest::reader::read_capture;
+use crate::one_capture::extract_threaded;
 use crate::store::{clean_stale_staging, Location, PartitionKey, PartitionWriter, StoreError};
 
 /// How to run an extraction.
@@ -110,7 +109,7 @@ fn extract_one(file: &CaptureFile, cfg: &ExtractConfig, split_from: u64) -> Done
     let (limits, threads) = (cfg.limits, cfg.threads.max(1));
     let big = std::fs::metadata(&file.path).is_ok_and(|m| m.len() >= split_from);
     let out = if threads > 1 && big && file.undated.is_none() {
-        extract_split(file, limits, threads)
+        extract_threaded(file, limits, threads)
     } else {
         extract_capture(file, limits)
     };
@@ -126,69 +125,6 @@ fn extract_one(file: &CaptureFile, cfg: &ExtractConfig, split_from: u64) -> Done
         capture: out.capture,
         batches,
     }
-}
-
-/// One capture on `workers` flow-sharded worker threads (see [`crate::extract::split`]): this
-/// thread reads, decodes and dispatches the packets in order; each worker runs the batches of
-/// its flows. Each worker has `BATCHES` batches, allocated once and passed back and forth:
-/// filled here, queued, run there, returned.
-fn extract_split(file: &CaptureFile, limits: ExtractLimits, workers: usize) -> CaptureOutput {
-    const BATCHES: usize = 4;
-    let meta = std::fs::metadata(&file.path).ok();
-    std::thread::scope(|s| {
-        let mut lanes = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        for i in 0..workers {
-            let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES);
-            let (free_tx, free_rx) = mpsc::channel::<Batch>();
-            for _ in 1..BATCHES {
-                let _ = free_tx.send(Batch::default());
-            }
-            let device_ip = file.device_ip;
-            let spawned = std::thread::Builder::new()
-                .name(format!("iotdest-flows-{i}"))
-                .spawn_scoped(s, move || {
-                    let mut w = Worker::new(workers, device_ip, limits);
-                    for mut b in full_rx {
-                        w.run(&b);
-                        b.clear();
-                        let _ = free_tx.send(b);
-                    }
-                    w
-                });
-            match spawned {
-                Ok(h) => handles.push(h),
-                // No thread to be had: this capture runs whole on this one.
-                Err(_) => return extract_capture(file, limits),
-            }
-            lanes.push((full_tx, free_rx));
-        }
-        let mut dispatcher = Dispatcher::new(workers);
-        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
-        let read = read_capture(&file.path, |p| {
-            if let Some(w) = dispatcher.packet(p, &mut batches) {
-                let (full_tx, free_rx) = &lanes[w];
-                // (A worker that stopped returns none; then its sends fail and the join
-                // below reports why.)
-                let fresh = free_rx.recv().unwrap_or_default();
-                let _ = full_tx.send(std::mem::replace(&mut batches[w], fresh));
-            }
-        });
-        for ((full_tx, _), b) in lanes.iter().zip(batches) {
-            if !b.is_empty() {
-                let _ = full_tx.send(b);
-            }
-        }
-        drop(lanes);
-        let team: Vec<Worker> = handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(w) => w,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect();
-        finish(file, meta, read, dispatcher, team)
-    })
 }
 
 /// Removes the month-0000-00 partitions (undatable inputs) of the devices in `captures` that

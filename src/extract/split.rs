@@ -20,11 +20,14 @@ use std::net::IpAddr;
 use super::capture::{datagram_packet, output, read_outcome, ExtractLimits, Extractor, Rows};
 use super::records::CaptureOutput;
 use crate::decode::defrag::{Added, Datagram, Defrag};
+use crate::decode::Fragment;
 use crate::decode::{decode_any, Decoded, Decoded2, TcpFlags, Transport};
 use crate::drops::{DropCounts, DropReason};
 use crate::flow::sort_flows;
 use crate::ingest::discover::CaptureFile;
-use crate::ingest::reader::{RawPacket, ReadError, ReadSummary, MAX_CAPLEN};
+use crate::ingest::reader::{
+    FramePos, RangeRead, RawPacket, ReadError, ReadSummary, WholeCapture, MAX_CAPLEN,
+};
 
 /// Packets per batch.
 const BATCH_PACKETS: usize = 8192;
@@ -177,15 +180,78 @@ fn worker_of(d: &Decoded<'_>, workers: usize) -> usize {
     ((u128::from(mix(h)) * workers.max(1) as u128) >> 64) as usize
 }
 
+/// Drops and packet times counted outside the workers (reading, decoding, reassembly).
+#[derive(Debug, Default)]
+pub struct Tally {
+    drops: DropCounts,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+impl Tally {
+    fn seen(&mut self, ts_us: i64) {
+        self.first_ts = Some(self.first_ts.map_or(ts_us, |t| t.min(ts_us)));
+        self.last_ts = Some(self.last_ts.map_or(ts_us, |t| t.max(ts_us)));
+    }
+
+    fn drop_n(&mut self, r: DropReason, n: usize) {
+        for _ in 0..n {
+            self.drops.add(r);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        self.drops.merge(&other.drops);
+        for ts in [other.first_ts, other.last_ts].into_iter().flatten() {
+            self.seen(ts);
+        }
+    }
+}
+
+/// Reassembles fragments in capture order and names the worker of each datagram completed.
+#[derive(Default)]
+struct Reassembler {
+    defrag: Defrag,
+}
+
+impl Reassembler {
+    /// `None` while the datagram is incomplete or when it was given up (counted in `tally`).
+    fn add(
+        &mut self,
+        ts_us: i64,
+        f: &Fragment<'_>,
+        workers: usize,
+        tally: &mut Tally,
+    ) -> Option<(usize, Datagram)> {
+        match self.defrag.add(ts_us, f) {
+            Added::Pending => None,
+            Added::Dropped(n) => {
+                tally.drop_n(DropReason::IpFragment, n);
+                None
+            }
+            Added::Complete(datagram) => match datagram_packet(&datagram, ts_us) {
+                Ok((_, d, _)) => Some((worker_of(&d, workers), datagram)),
+                Err(r) => {
+                    tally.drop_n(r, datagram.pieces.len());
+                    None
+                }
+            },
+        }
+    }
+
+    /// Datagrams never completed, counted at the end of the capture.
+    fn leftover(self, tally: &mut Tally) {
+        tally.drop_n(DropReason::IpFragment, self.defrag.leftover());
+    }
+}
+
 /// Reads a capture's packets in order for the workers: decoding, reassembly, times and the
 /// drops of both.
 pub struct Dispatcher {
     workers: usize,
     seq: u64,
-    defrag: Defrag,
-    drops: DropCounts,
-    first_ts: Option<i64>,
-    last_ts: Option<i64>,
+    reassembler: Reassembler,
+    tally: Tally,
 }
 
 impl Dispatcher {
@@ -193,10 +259,8 @@ impl Dispatcher {
         Dispatcher {
             workers: workers.max(1),
             seq: 0,
-            defrag: Defrag::default(),
-            drops: DropCounts::default(),
-            first_ts: None,
-            last_ts: None,
+            reassembler: Reassembler::default(),
+            tally: Tally::default(),
         }
     }
 
@@ -206,49 +270,151 @@ impl Dispatcher {
         let seq = self.seq;
         self.seq += 1;
         if p.ts_us == 0 {
-            self.drops.add(DropReason::NoTimestamp);
+            self.tally.drops.add(DropReason::NoTimestamp);
             return None;
         }
-        self.first_ts = Some(self.first_ts.map_or(p.ts_us, |t| t.min(p.ts_us)));
-        self.last_ts = Some(self.last_ts.map_or(p.ts_us, |t| t.max(p.ts_us)));
+        self.tally.seen(p.ts_us);
         let w = match decode_any(p.link_type, p.data, p.orig_len) {
             Ok(Decoded2::Whole(d)) => {
                 let w = worker_of(&d, self.workers);
                 batches[w].push(seq, p.ts_us, &d);
                 w
             }
-            Ok(Decoded2::Fragment(f)) => match self.defrag.add(p.ts_us, &f) {
-                Added::Pending => return None,
-                Added::Dropped(n) => {
-                    for _ in 0..n {
-                        self.drops.add(DropReason::IpFragment);
-                    }
-                    return None;
-                }
-                Added::Complete(datagram) => {
-                    let w = match datagram_packet(&datagram, p.ts_us) {
-                        Ok((_, d, _)) => worker_of(&d, self.workers),
-                        Err(r) => {
-                            for _ in &datagram.pieces {
-                                self.drops.add(r);
-                            }
-                            return None;
-                        }
-                    };
-                    batches[w].items.push(Item {
-                        seq,
-                        ts_us: p.ts_us,
-                        body: Body::Datagram(Box::new(datagram)),
-                    });
-                    w
-                }
-            },
+            Ok(Decoded2::Fragment(f)) => {
+                let (w, datagram) =
+                    self.reassembler
+                        .add(p.ts_us, &f, self.workers, &mut self.tally)?;
+                batches[w].items.push(Item {
+                    seq,
+                    ts_us: p.ts_us,
+                    body: Body::Datagram(Box::new(datagram)),
+                });
+                w
+            }
             Err(r) => {
-                self.drops.add(r);
+                self.tally.drops.add(r);
                 return None;
             }
         };
         batches[w].is_full().then_some(w)
+    }
+
+    /// What the workers did not count.
+    pub fn into_tally(self) -> Tally {
+        let mut tally = self.tally;
+        self.reassembler.leftover(&mut tally);
+        tally
+    }
+}
+
+/// A packet of a [`Chunk`], decoded in place (borrowing the capture's bytes).
+pub struct Sorted<'m> {
+    seq: u64,
+    ts_us: i64,
+    d: Decoded<'m>,
+}
+
+/// A byte range of a capture framed and decoded: its packets sorted to their workers, its
+/// fragments kept for reassembly in capture order ([`Reassembly`]), what it counted.
+/// Packet numbers are (chunk index, number in the chunk), which sort as the capture's.
+pub struct Chunk<'m> {
+    /// Where framing started (`None`: no record boundary was found in the range).
+    pub start: Option<FramePos>,
+    /// What framing gave (`None` with no start).
+    pub read: Option<RangeRead>,
+    /// One list per worker, in capture order.
+    packets: Vec<Vec<Sorted<'m>>>,
+    fragments: Vec<(u64, i64, Fragment<'m>)>,
+    pub tally: Tally,
+}
+
+impl<'m> Chunk<'m> {
+    /// Frames `start..until` of `cap` (chunk number `index`) and sorts its packets to
+    /// `workers` workers.
+    pub fn read(
+        cap: &'m WholeCapture,
+        index: usize,
+        start: Option<FramePos>,
+        until: usize,
+        workers: usize,
+    ) -> Chunk<'m> {
+        let workers = workers.max(1);
+        let mut chunk = Chunk {
+            start: None,
+            read: None,
+            packets: (0..workers).map(|_| Vec::new()).collect(),
+            fragments: Vec::new(),
+            tally: Tally::default(),
+        };
+        let Some(start) = start else {
+            return chunk;
+        };
+        let base = (index as u64) << 32;
+        let mut n = 0u64;
+        let (packets, fragments, tally) =
+            (&mut chunk.packets, &mut chunk.fragments, &mut chunk.tally);
+        let read = cap.read_range(&start, until, |p| {
+            let seq = base | n;
+            n += 1;
+            if p.ts_us == 0 {
+                tally.drops.add(DropReason::NoTimestamp);
+                return;
+            }
+            tally.seen(p.ts_us);
+            match decode_any(p.link_type, p.data, p.orig_len) {
+                Ok(Decoded2::Whole(d)) => packets[worker_of(&d, workers)].push(Sorted {
+                    seq,
+                    ts_us: p.ts_us,
+                    d,
+                }),
+                Ok(Decoded2::Fragment(f)) => fragments.push((seq, p.ts_us, f)),
+                Err(r) => tally.drops.add(r),
+            }
+        });
+        chunk.start = Some(start);
+        chunk.read = Some(read);
+        chunk
+    }
+
+    /// Takes worker `w`'s packets.
+    pub fn take_packets(&mut self, w: usize) -> Vec<Sorted<'m>> {
+        self.packets
+            .get_mut(w)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+}
+
+/// Reassembly over a capture's chunks, taken in capture order: the datagrams each chunk's
+/// fragments complete, per worker.
+#[derive(Default)]
+pub struct Reassembly {
+    reassembler: Reassembler,
+    tally: Tally,
+}
+
+/// A reassembled datagram: the packet number and time of the fragment that completed it.
+pub type Completed = (u64, i64, Datagram);
+
+impl Reassembly {
+    /// Runs `chunk`'s fragments (call for each chunk in capture order, before its packets are
+    /// run); returns one list per worker.
+    pub fn chunk(&mut self, chunk: &mut Chunk<'_>, workers: usize) -> Vec<Vec<Completed>> {
+        let workers = workers.max(1);
+        let mut out: Vec<Vec<Completed>> = (0..workers).map(|_| Vec::new()).collect();
+        for (seq, ts_us, f) in std::mem::take(&mut chunk.fragments) {
+            if let Some((w, datagram)) = self.reassembler.add(ts_us, &f, workers, &mut self.tally) {
+                out[w].push((seq, ts_us, datagram));
+            }
+        }
+        out
+    }
+
+    /// What reassembly counted, with the datagrams never completed.
+    pub fn into_tally(self) -> Tally {
+        let mut tally = self.tally;
+        self.reassembler.leftover(&mut tally);
+        tally
     }
 }
 
@@ -271,6 +437,35 @@ impl Worker {
             dns_seq: Vec::new(),
             names_seq: Vec::new(),
         }
+    }
+
+    /// Runs one chunk's packets of this worker and the datagrams completed in that chunk for
+    /// it, merged in capture order.
+    pub fn run_chunk(&mut self, packets: &[Sorted<'_>], datagrams: &[Completed]) {
+        let mut datagrams = datagrams.iter().peekable();
+        for p in packets {
+            while let Some((seq, ts_us, dg)) = datagrams.next_if(|(seq, ..)| *seq < p.seq) {
+                self.datagram(*seq, *ts_us, dg);
+            }
+            self.ex.decoded(p.ts_us, &p.d, &[]);
+            self.numbered(p.seq);
+        }
+        for (seq, ts_us, dg) in datagrams {
+            self.datagram(*seq, *ts_us, dg);
+        }
+    }
+
+    fn datagram(&mut self, seq: u64, ts_us: i64, dg: &Datagram) {
+        if let Ok((ts, d, earlier)) = datagram_packet(dg, ts_us) {
+            self.ex.decoded(ts, &d, earlier);
+        }
+        self.numbered(seq);
+    }
+
+    /// Gives the rows the last packet produced its number.
+    fn numbered(&mut self, seq: u64) {
+        self.dns_seq.resize(self.ex.dns.len(), seq);
+        self.names_seq.resize(self.ex.names.len(), seq);
     }
 
     /// Runs a batch, in order.
@@ -324,8 +519,7 @@ impl Worker {
                     }
                 }
             }
-            self.dns_seq.resize(self.ex.dns.len(), item.seq);
-            self.names_seq.resize(self.ex.names.len(), item.seq);
+            self.numbered(item.seq);
         }
     }
 }
@@ -335,13 +529,10 @@ pub fn finish(
     file: &CaptureFile,
     meta: Option<std::fs::Metadata>,
     read: Result<ReadSummary, (ReadSummary, ReadError)>,
-    dispatcher: Dispatcher,
+    tally: Tally,
     workers: Vec<Worker>,
 ) -> CaptureOutput {
-    let mut drops = dispatcher.drops;
-    for _ in 0..dispatcher.defrag.leftover() {
-        drops.add(DropReason::IpFragment);
-    }
+    let mut drops = tally.drops;
     let (mut dns, mut names, mut flows) = (Vec::new(), Vec::new(), Vec::new());
     for w in workers {
         drops.merge(&w.ex.drops);
@@ -375,14 +566,14 @@ pub fn finish(
             names: names.into_iter().map(|(_, r)| r).collect(),
             flows,
             drops,
-            first_ts: dispatcher.first_ts,
-            last_ts: dispatcher.last_ts,
+            first_ts: tally.first_ts,
+            last_ts: tally.last_ts,
         },
     )
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::extract::capture::extract_capture;
     use crate::ingest::discover::{discover_root, DiscoverOptions};
@@ -406,10 +597,16 @@ mod tests {
         for (w, b) in team.iter_mut().zip(&batches) {
             w.run(b);
         }
-        finish(file, std::fs::metadata(&file.path).ok(), read, d, team)
+        finish(
+            file,
+            std::fs::metadata(&file.path).ok(),
+            read,
+            d.into_tally(),
+            team,
+        )
     }
 
-    fn same(a: &CaptureOutput, b: &CaptureOutput, what: &str) {
+    pub(crate) fn same(a: &CaptureOutput, b: &CaptureOutput, what: &str) {
         assert_eq!(a.capture, b.capture, "{what}");
         assert_eq!(a.dns, b.dns, "{what}");
         assert_eq!(a.names, b.names, "{what}");
@@ -560,8 +757,9 @@ mod tests {
         out
     }
 
-    #[test]
-    fn fragments_tls_and_dns_across_rounds_and_workers() {
+    /// A capture of fragments, TLS segments out of order, DNS in and out of fragments, a
+    /// packet without a time and one that is not IP, in `dir`.
+    pub(crate) fn tricky_capture(dir: &std::path::Path) -> CaptureFile {
         let (dev, dns_server, web) = ([192, 168, 1, 5], [192, 168, 1, 1], [52, 1, 1, 1]);
         let resp = crate::extract::dns::tests::sample_response();
         let ch = crate::extract::tls::tests::client_hello("iot.example.com", 2500, 16384);
@@ -600,10 +798,9 @@ mod tests {
                 )
             })
             .collect();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("2023-11-14_22.13.20_192.168.1.5.pcap");
+        let path = dir.join("2023-11-14_22.13.20_192.168.1.5.pcap");
         std::fs::write(&path, pcap(&timed)).unwrap();
-        let file = CaptureFile {
+        CaptureFile {
             path,
             device: "d".into(),
             name_ts: None,
@@ -613,7 +810,14 @@ mod tests {
             rotation: 0,
             capture: "c".into(),
             undated: None,
-        };
+        }
+    }
+
+    #[test]
+    fn fragments_tls_and_dns_across_rounds_and_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = tricky_capture(dir.path());
+        let n = read_capture(&file.path, |_| {}).unwrap().packets as usize;
         let serial = extract_capture(&file, ExtractLimits::default());
         assert_eq!(serial.names.len(), 1);
         let rows_of = |port: u16| {

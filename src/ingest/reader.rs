@@ -254,7 +254,7 @@ fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
     ))
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Interface {
     link_type: u32,
     /// Timestamp units per second.
@@ -262,6 +262,7 @@ struct Interface {
     offset_s: i64,
 }
 
+#[derive(Clone, PartialEq, Eq, Debug)]
 enum Framer {
     Pcap {
         big_endian: bool,
@@ -689,6 +690,269 @@ pub fn first_packet_ts(path: &Path) -> Result<Option<i64>, ReadError> {
         }
         Err((_, e)) => Err(e),
     }
+}
+
+/// Where framing starts: a byte offset of a record or block and the framer's state there
+/// (byte order, pcapng interfaces). Two equal positions frame the same packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FramePos {
+    offset: usize,
+    framer: Framer,
+}
+
+impl FramePos {
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+/// What framing a byte range gave (see [`WholeCapture::read_range`]).
+#[derive(Debug)]
+pub struct RangeRead {
+    /// Where framing stopped: the first record at or after the range's end (or the file's).
+    pub next: FramePos,
+    pub packets: u64,
+    /// Sum of wire lengths of the packets.
+    pub bytes: u64,
+    /// Link type of the first packet.
+    pub link_type: Option<u32>,
+    /// The error that ended the file inside this range.
+    pub error: Option<ReadError>,
+}
+
+/// Records a guessed start must chain to (or reach the end of the file) to be taken.
+const GUESS_CHAIN: usize = 8;
+
+/// A plain (uncompressed) capture held whole, memory-mapped, so that byte ranges of it can be
+/// framed independently: several threads on one capture. A range after the first starts at a
+/// guessed record boundary ([`WholeCapture::guess`]); the caller checks the guess against where
+/// framing the range before it stopped (`RangeRead::next`), which is exact, and frames the
+/// range again from there when they differ. Packets borrow the capture's bytes.
+pub struct WholeCapture {
+    data: Whole,
+    summary: ReadSummary,
+    start: FramePos,
+    /// The framer's state at the first packet (pcapng: after the section and interface
+    /// blocks that precede it), which guessed positions assume.
+    body: Framer,
+}
+
+impl WholeCapture {
+    /// Maps a plain capture; `Ok(None)` for a compressed one, which can only be read in order.
+    pub fn open(path: &Path) -> Result<Option<WholeCapture>, ReadError> {
+        match open_source(path)? {
+            (Source::Whole { data, .. }, _) => WholeCapture::new(data).map(Some),
+            (Source::Stream { .. }, _) => Ok(None),
+        }
+    }
+
+    /// A capture already in memory (tests); `Ok(None)` when it is gzip-compressed.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Option<WholeCapture>, ReadError> {
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            return Ok(None);
+        }
+        WholeCapture::new(Whole::Owned(bytes)).map(Some)
+    }
+
+    fn new(data: Whole) -> Result<WholeCapture, ReadError> {
+        let mut src = Source::Whole {
+            data,
+            pos: 0,
+            dropped: 0,
+        };
+        let mut summary = ReadSummary::default();
+        let framer = detect(&mut src, &mut summary)?;
+        let Source::Whole { data, pos, .. } = src else {
+            return Err(ReadError::BadHeader);
+        };
+        let start = FramePos {
+            offset: pos,
+            framer,
+        };
+        // The state at the first packet: framing up to it (header blocks only).
+        let mut body = start.framer.clone();
+        let mut at = pos;
+        while let Ok(Step::Skip(used)) = body.step(data.bytes().get(at..).unwrap_or(&[]), at as u64)
+        {
+            at += used;
+        }
+        Ok(WholeCapture {
+            data,
+            summary,
+            start,
+            body,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The summary of the file header alone (format, link type of a classic pcap).
+    pub fn header(&self) -> &ReadSummary {
+        &self.summary
+    }
+
+    /// The position of the first record.
+    pub fn start(&self) -> &FramePos {
+        &self.start
+    }
+
+    /// A plausible record boundary in `from..until`: a record whose fields are sane and that
+    /// chains to the next ones. Only a guess: a byte pattern inside a packet can look like a
+    /// record; the caller verifies it.
+    pub fn guess(&self, from: usize, until: usize) -> Option<FramePos> {
+        let b = self.data.bytes();
+        let until = until.min(b.len());
+        let found = match &self.body {
+            Framer::PcapNg {
+                big_endian,
+                interfaces,
+            } => {
+                // Blocks are 32-bit aligned from the start of the file.
+                let first = from.checked_add(3)? & !3;
+                (first..until)
+                    .step_by(4)
+                    .find(|&at| pcapng_chain(b, at, *big_endian, interfaces.len()))
+            }
+            Framer::Pcap {
+                big_endian,
+                nanos,
+                modified,
+                ..
+            } => {
+                let hdr = if *modified { 24 } else { 16 };
+                let frac_limit = if *nanos { 1_000_000_000 } else { 1_000_000 };
+                (from.max(self.start.offset)..until)
+                    .find(|&at| pcap_chain(b, at, *big_endian, hdr, frac_limit))
+            }
+        }?;
+        Some(FramePos {
+            offset: found,
+            framer: self.body.clone(),
+        })
+    }
+
+    /// Frames records from `from` on, calling `on_packet` for each packet, until the first
+    /// record that starts at or after `until` (or the end of the file, or an error).
+    pub fn read_range<'a>(
+        &'a self,
+        from: &FramePos,
+        until: usize,
+        mut on_packet: impl FnMut(&RawPacket<'a>),
+    ) -> RangeRead {
+        let b: &'a [u8] = self.data.bytes();
+        let mut framer = from.framer.clone();
+        let mut at = from.offset;
+        let (mut packets, mut bytes, mut link_type, mut error) = (0, 0, None, None);
+        while at < until {
+            let rest = b.get(at..).unwrap_or(&[]);
+            if rest.is_empty() {
+                break;
+            }
+            match framer.step(rest, at as u64) {
+                Ok(Step::Packet(p, used)) => {
+                    packets += 1;
+                    bytes += u64::from(p.orig_len.max(p.data.len() as u32));
+                    link_type.get_or_insert(p.link_type);
+                    on_packet(&p);
+                    at += used;
+                }
+                Ok(Step::Skip(used)) => at += used,
+                // All of the file is here: wanting more means it ends inside a record.
+                Ok(Step::NeedMore(_)) => {
+                    error = Some(ReadError::Truncated { offset: at as u64 });
+                    break;
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        RangeRead {
+            next: FramePos { offset: at, framer },
+            packets,
+            bytes,
+            link_type,
+            error,
+        }
+    }
+
+    /// Hands the pages of `from..to` back to the kernel (they stay in the page cache), to keep
+    /// resident memory flat on large captures. Bytes of the range read later are read again
+    /// from the file: call it for ranges that are done with.
+    pub fn release(&self, from: usize, to: usize) {
+        if let Whole::Map(m) = &self.data {
+            let from = (from + 4095) & !4095;
+            let to = to.min(m.len()) & !4095;
+            if to > from {
+                // SAFETY: read-only file-backed map: dropped pages are read again from the
+                // file if touched, so no borrowed slice changes.
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+                };
+            }
+        }
+    }
+}
+
+/// Whether `at` starts an Enhanced Packet Block on a declared interface that chains through
+/// [`GUESS_CHAIN`] well-formed blocks (or to the end of the file).
+fn pcapng_chain(b: &[u8], at: usize, be: bool, interfaces: usize) -> bool {
+    let first_ok = u32_at(b, at, be) == Some(6)
+        && u32_at(b, at + 8, be).is_some_and(|i| (i as usize) < interfaces);
+    if !first_ok {
+        return false;
+    }
+    let mut q = at;
+    for _ in 0..GUESS_CHAIN {
+        if q == b.len() {
+            return true;
+        }
+        let Some(len) = u32_at(b, q + 4, be).map(|l| l as usize) else {
+            return false;
+        };
+        if len < 12 || len % 4 != 0 || len > MAX_BLOCK || q + len > b.len() {
+            return false;
+        }
+        if u32_at(b, q + len - 4, be) != Some(len as u32) {
+            return false;
+        }
+        q += len;
+    }
+    true
+}
+
+/// Whether `at` starts a classic pcap record that chains through [`GUESS_CHAIN`] sane records
+/// (or to the end of the file).
+fn pcap_chain(b: &[u8], at: usize, be: bool, hdr: usize, frac_limit: u32) -> bool {
+    let mut q = at;
+    for _ in 0..GUESS_CHAIN {
+        if q == b.len() {
+            return true;
+        }
+        let (Some(frac), Some(caplen), Some(orig)) = (
+            u32_at(b, q + 4, be),
+            u32_at(b, q + 8, be),
+            u32_at(b, q + 12, be),
+        ) else {
+            return false;
+        };
+        let caplen = caplen as usize;
+        if frac >= frac_limit || caplen > MAX_CAPLEN || (orig as usize) < caplen {
+            return false;
+        }
+        if q + hdr + caplen > b.len() {
+            return false;
+        }
+        q += hdr + caplen;
+    }
+    true
 }
 
 #[cfg(test)]
