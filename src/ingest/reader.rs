@@ -591,6 +591,27 @@ fn detect(src: &mut Source, summary: &mut ReadSummary) -> Result<Framer, ReadErr
     })
 }
 
+/// Asks the CPU to start loading the bytes a little ahead of the framer. Records sit at
+/// distances it cannot predict, and the first touch of a record otherwise waits on memory
+/// (half of the framer's time on a large capture of small packets).
+#[inline(always)]
+fn prefetch_ahead(rest: &[u8]) {
+    /// About twenty small packets ahead.
+    const AHEAD: usize = 2048;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(ahead) = rest.get(AHEAD..AHEAD + 128) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of the x86_64 baseline; a prefetch only hints, and both
+        // addresses are inside `rest`. Two lines: a record is often longer than one.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().cast());
+            _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().wrapping_add(64).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = rest;
+}
+
 /// Reads every packet of `path`, calling `on_packet` for each in file order.
 ///
 /// On error, returns the summary of what was delivered before it together with the error, so
@@ -619,6 +640,7 @@ fn read_from(
     let mut framer = detect(src, summary)?;
     loop {
         let offset = src.offset();
+        prefetch_ahead(src.available());
         match framer.step(src.available(), offset)? {
             Step::Packet(p, used) => {
                 summary.packets += 1;
@@ -854,6 +876,7 @@ impl WholeCapture {
             if rest.is_empty() {
                 break;
             }
+            prefetch_ahead(rest);
             match framer.step(rest, at as u64) {
                 Ok(Step::Packet(p, used)) => {
                     packets += 1;
