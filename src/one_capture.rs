@@ -52,7 +52,7 @@ enum Slot<'m> {
     /// A thread is framing it.
     Busy,
     Framed {
-        chunk: Chunk<'m>,
+        chunk: Box<Chunk<'m>>,
         verified: bool,
         /// Datagrams its fragments complete, per worker (once reassembled).
         datagrams: Vec<Vec<Completed>>,
@@ -267,7 +267,7 @@ fn lane<'m>(
 
 fn framed(chunk: Chunk<'_>, workers: usize) -> Slot<'_> {
     Slot::Framed {
-        chunk,
+        chunk: Box::new(chunk),
         verified: false,
         datagrams: Vec::new(),
         left: workers,
