@@ -89,13 +89,15 @@ struct Plan<'m> {
     released: usize,
     /// A thread panicked or could not start: everyone stops.
     failed: bool,
+    /// Packet lists already run, kept for the chunks framed next.
+    spare: Vec<Vec<Sorted<'m>>>,
 }
 
 /// What a worker does next.
 enum Next<'m> {
     Run(usize, Vec<Sorted<'m>>, Vec<Completed>),
-    Frame(usize),
-    Reframe(usize, FramePos),
+    Frame(usize, Vec<Vec<Sorted<'m>>>),
+    Reframe(usize, FramePos, Vec<Vec<Sorted<'m>>>),
     Wait,
     Exit,
 }
@@ -110,7 +112,7 @@ impl<'m> Plan<'m> {
             if self.verified == c {
                 if let Err(start) = self.verify(c) {
                     self.slots[c] = Slot::Busy;
-                    return Next::Reframe(c, start);
+                    return Next::Reframe(c, start, self.lists());
                 }
                 if c >= self.stop {
                     return Next::Exit;
@@ -137,9 +139,15 @@ impl<'m> Plan<'m> {
             let k = self.to_frame;
             self.to_frame += 1;
             self.slots[k] = Slot::Busy;
-            return Next::Frame(k);
+            return Next::Frame(k, self.lists());
         }
         Next::Wait
+    }
+
+    /// Spare packet lists for one chunk (as many as there are, up to one per worker).
+    fn lists(&mut self) -> Vec<Vec<Sorted<'m>>> {
+        let keep = self.spare.len().saturating_sub(self.workers);
+        self.spare.split_off(keep)
     }
 
     /// Checks chunk `c` (framed; every chunk before it checked) against where the one before
@@ -229,15 +237,16 @@ fn lane<'m>(
         match g.next(w) {
             Next::Exit => break,
             Next::Wait => g = cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-            Next::Run(c, packets, datagrams) => {
+            Next::Run(c, mut packets, datagrams) => {
                 drop(g);
                 worker.run_chunk(&packets, &datagrams);
-                drop(packets);
+                packets.clear();
                 g = lock(plan);
+                g.spare.push(packets);
                 g.ran(w, c, cap);
                 cv.notify_all();
             }
-            Next::Frame(k) => {
+            Next::Frame(k, mut lists) => {
                 drop(g);
                 let (from, until) = (k * size, (k + 1).saturating_mul(size));
                 let start = if k == 0 {
@@ -245,16 +254,18 @@ fn lane<'m>(
                 } else {
                     cap.guess(from, until)
                 };
-                let chunk = Chunk::read(cap, k, start, until, workers);
+                let chunk = Chunk::read(cap, k, start, until, workers, &mut lists);
                 g = lock(plan);
+                g.spare.append(&mut lists);
                 g.slots[k] = framed(chunk, workers);
                 cv.notify_all();
             }
-            Next::Reframe(k, start) => {
+            Next::Reframe(k, start, mut lists) => {
                 drop(g);
                 let until = (k + 1).saturating_mul(size);
-                let chunk = Chunk::read(cap, k, Some(start), until, workers);
+                let chunk = Chunk::read(cap, k, Some(start), until, workers, &mut lists);
                 g = lock(plan);
+                g.spare.append(&mut lists);
                 g.slots[k] = framed(chunk, workers);
                 cv.notify_all();
             }
@@ -303,6 +314,7 @@ pub fn extract_chunked(
         tally: Tally::default(),
         released: 0,
         failed: false,
+        spare: Vec::new(),
     });
     let cv = Condvar::new();
     let device_ip = file.device_ip;

@@ -330,19 +330,27 @@ pub struct Chunk<'m> {
 
 impl<'m> Chunk<'m> {
     /// Frames `start..until` of `cap` (chunk number `index`) and sorts its packets to
-    /// `workers` workers.
+    /// `workers` workers, into empty lists taken from `spare` when it has them (lists given
+    /// back by [`Chunk::take_packets`]' callers, so their memory is reused).
     pub fn read(
         cap: &'m WholeCapture,
         index: usize,
         start: Option<FramePos>,
         until: usize,
         workers: usize,
+        spare: &mut Vec<Vec<Sorted<'m>>>,
     ) -> Chunk<'m> {
         let workers = workers.max(1);
         let mut chunk = Chunk {
             start: None,
             read: None,
-            packets: (0..workers).map(|_| Vec::new()).collect(),
+            packets: (0..workers)
+                .map(|_| {
+                    let mut v = spare.pop().unwrap_or_default();
+                    v.clear();
+                    v
+                })
+                .collect(),
             fragments: Vec::new(),
             tally: Tally::default(),
         };
