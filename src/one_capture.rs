@@ -114,9 +114,6 @@ impl<'m> Plan<'m> {
                     self.slots[c] = Slot::Busy;
                     return Next::Reframe(c, start, self.lists());
                 }
-                if c >= self.stop {
-                    return Next::Exit;
-                }
             }
             let workers = self.workers;
             let Slot::Framed {
@@ -196,7 +193,8 @@ impl<'m> Plan<'m> {
                 self.slots[c] = Slot::Done;
                 // Chunks are finished in order (every worker runs them in order).
                 cap.release(self.released, end);
-                self.released = self.released.max(end);
+                // The page holding `end` also holds the next chunk's start: it goes with it.
+                self.released = self.released.max(end & !4095);
             }
         }
     }
