@@ -647,6 +647,44 @@ mod tests {
         check(&file, &[1, 64, 200, 1000, 4000]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Damaged captures of both formats (bytes changed, the end cut off), any chunk size,
+        /// 1–3 workers: the rows of a serial read, the same error.
+        #[test]
+        fn chunked_equals_serial_on_damaged_captures(
+            ng in proptest::prelude::any::<bool>(),
+            flips in proptest::collection::vec((0usize..1 << 20, 1u8..=255), 0..6),
+            cut in 0usize..1 << 20,
+            size in 1usize..3000,
+            workers in 1usize..=3,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let tricky = std::fs::read(tricky_capture(dir.path()).path).unwrap();
+            let mut bytes = if ng { section(&tricky, false) } else { tricky };
+            let len = bytes.len();
+            for (at, bits) in flips {
+                bytes[at % len] ^= bits;
+            }
+            // Keep the whole file one time in four; else cut it anywhere.
+            if cut % 4 != 0 {
+                bytes.truncate(cut % len);
+            }
+            let path = dir.path().join("damaged.pcap");
+            std::fs::write(&path, &bytes).unwrap();
+            let file = plain_file(path);
+            let serial = extract_capture(&file, ExtractLimits::default());
+            if let Ok(Some(cap)) = WholeCapture::open(&file.path) {
+                let chunked = extract_chunked(&file, ExtractLimits::default(), workers, &cap, size);
+                proptest::prop_assert_eq!(&chunked.capture, &serial.capture);
+                proptest::prop_assert_eq!(&chunked.dns, &serial.dns);
+                proptest::prop_assert_eq!(&chunked.names, &serial.names);
+                proptest::prop_assert_eq!(&chunked.flows, &serial.flows);
+            }
+        }
+    }
+
     /// Real captures of the shared corpus (a sample of the testbed's, and every pcapng).
     #[test]
     fn chunked_rows_equal_serial_rows_on_the_corpus() {
