@@ -442,8 +442,7 @@ pub fn extract_dispatched(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::split::tests::{same, tricky_capture};
-    use crate::ingest::discover::{discover_root, DiscoverOptions};
+    use crate::extract::split::tests::{same, synth_captures, tricky_capture};
     use std::path::{Path, PathBuf};
 
     fn plain_file(path: PathBuf) -> CaptureFile {
@@ -479,21 +478,9 @@ mod tests {
 
     #[test]
     fn chunked_rows_equal_serial_rows_on_synthetic_captures() {
-        let dir = tempfile::tempdir().unwrap();
-        crate::synth::generate(&crate::synth::SynthOptions {
-            out: dir.path().to_path_buf(),
-            seed: 3,
-            scale: 0.3,
-        })
-        .unwrap();
-        let opts = DiscoverOptions {
-            experiment: "ctrl2".into(),
-            ..Default::default()
-        };
-        let found = discover_root(dir.path(), &opts).unwrap();
-        assert!(found.captures.len() > 5);
-        let chunks: usize = found
-            .captures
+        let (_dir, captures) = synth_captures(3, 0.3);
+        assert!(captures.len() > 5);
+        let chunks: usize = captures
             .iter()
             .map(|f| check(f, &[97, 1000, 4096, 1 << 16]))
             .sum();
@@ -513,17 +500,12 @@ mod tests {
     /// same rows before it.
     #[test]
     fn chunked_cut_and_corrupt_captures() {
-        let dir = tempfile::tempdir().unwrap();
-        crate::synth::generate(&crate::synth::SynthOptions {
-            out: dir.path().to_path_buf(),
-            seed: 5,
-            scale: 0.1,
-        })
-        .unwrap();
+        let (_dir, captures) = synth_captures(5, 0.1);
         let mut sources: Vec<PathBuf> = Vec::new();
         for ext in ["pcapng", "pcap"] {
-            let mut found: Vec<PathBuf> = walk(dir.path())
-                .into_iter()
+            let mut found: Vec<PathBuf> = captures
+                .iter()
+                .map(|c| c.path.clone())
                 .filter(|p| p.extension().is_some_and(|e| e == ext))
                 .collect();
             found.sort();

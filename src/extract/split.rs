@@ -194,6 +194,18 @@ impl Tally {
         self.last_ts = Some(self.last_ts.map_or(ts_us, |t| t.max(ts_us)));
     }
 
+    /// Decodes a packet, counting its time, or why it is dropped (no time, not decodable).
+    fn decode<'a>(&mut self, p: &RawPacket<'a>) -> Option<Decoded2<'a>> {
+        if p.ts_us == 0 {
+            self.drops.add(DropReason::NoTimestamp);
+            return None;
+        }
+        self.seen(p.ts_us);
+        decode_any(p.link_type, p.data, p.orig_len)
+            .map_err(|r| self.drops.add(r))
+            .ok()
+    }
+
     fn drop_n(&mut self, r: DropReason, n: usize) {
         for _ in 0..n {
             self.drops.add(r);
@@ -269,18 +281,13 @@ impl Dispatcher {
     pub fn packet(&mut self, p: &RawPacket<'_>, batches: &mut [Batch]) -> Option<usize> {
         let seq = self.seq;
         self.seq += 1;
-        if p.ts_us == 0 {
-            self.tally.drops.add(DropReason::NoTimestamp);
-            return None;
-        }
-        self.tally.seen(p.ts_us);
-        let w = match decode_any(p.link_type, p.data, p.orig_len) {
-            Ok(Decoded2::Whole(d)) => {
+        let w = match self.tally.decode(p)? {
+            Decoded2::Whole(d) => {
                 let w = worker_of(&d, self.workers);
                 batches[w].push(seq, p.ts_us, &d);
                 w
             }
-            Ok(Decoded2::Fragment(f)) => {
+            Decoded2::Fragment(f) => {
                 let (w, datagram) =
                     self.reassembler
                         .add(p.ts_us, &f, self.workers, &mut self.tally)?;
@@ -290,10 +297,6 @@ impl Dispatcher {
                     body: Body::Datagram(Box::new(datagram)),
                 });
                 w
-            }
-            Err(r) => {
-                self.tally.drops.add(r);
-                return None;
             }
         };
         batches[w].is_full().then_some(w)
@@ -364,19 +367,14 @@ impl<'m> Chunk<'m> {
         let read = cap.read_range(&start, until, |p| {
             let seq = base | n;
             n += 1;
-            if p.ts_us == 0 {
-                tally.drops.add(DropReason::NoTimestamp);
-                return;
-            }
-            tally.seen(p.ts_us);
-            match decode_any(p.link_type, p.data, p.orig_len) {
-                Ok(Decoded2::Whole(d)) => packets[worker_of(&d, workers)].push(Sorted {
+            match tally.decode(p) {
+                Some(Decoded2::Whole(d)) => packets[worker_of(&d, workers)].push(Sorted {
                     seq,
                     ts_us: p.ts_us,
                     d,
                 }),
-                Ok(Decoded2::Fragment(f)) => fragments.push((seq, p.ts_us, f)),
-                Err(r) => tally.drops.add(r),
+                Some(Decoded2::Fragment(f)) => fragments.push((seq, p.ts_us, f)),
+                None => {}
             }
         });
         chunk.start = Some(start);
@@ -656,13 +654,13 @@ pub(crate) mod tests {
         assert!(used.iter().all(|&n| n > 60), "{used:?}");
     }
 
-    #[test]
-    fn split_rows_equal_serial_rows_on_synthetic_captures() {
+    /// Synthetic captures (`synth` at `seed` and `scale`) in a temporary folder.
+    pub(crate) fn synth_captures(seed: u64, scale: f64) -> (tempfile::TempDir, Vec<CaptureFile>) {
         let dir = tempfile::tempdir().unwrap();
         crate::synth::generate(&crate::synth::SynthOptions {
             out: dir.path().to_path_buf(),
-            seed: 3,
-            scale: 0.3,
+            seed,
+            scale,
         })
         .unwrap();
         let opts = DiscoverOptions {
@@ -670,9 +668,15 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let found = discover_root(dir.path(), &opts).unwrap();
-        assert!(found.captures.len() > 5);
+        (dir, found.captures)
+    }
+
+    #[test]
+    fn split_rows_equal_serial_rows_on_synthetic_captures() {
+        let (_dir, captures) = synth_captures(3, 0.3);
+        assert!(captures.len() > 5);
         let mut names = 0;
-        for file in &found.captures {
+        for file in &captures {
             let serial = extract_capture(file, ExtractLimits::default());
             names += serial.names.len();
             for (workers, round) in [(1, 100_000), (2, 1), (2, 37), (3, 1000)] {
