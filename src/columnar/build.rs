@@ -105,14 +105,25 @@ pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowErr
     let mut cap = StringBuilder::with_capacity(n, n * capture.len());
     let mut ends = EndpointCols::new(n);
     let mut txid = UInt16Builder::with_capacity(n);
-    let mut query = StringBuilder::new();
-    let mut qtype = StringBuilder::new();
-    let mut rcode = StringBuilder::new();
-    let mut section = StringBuilder::new();
-    let mut rr_name = StringBuilder::new();
-    let mut rr_type = StringBuilder::new();
+    // Exact sizes: no buffer grows (each doubling copied the column and touched new memory).
+    let mut bytes = [0usize; 7];
+    for r in rows {
+        let lens = [
+            r.query.as_deref().map_or(0, str::len),
+            r.qtype.as_deref().map_or(0, str::len),
+            r.rcode.len(),
+            r.section.map_or(0, str::len),
+            r.rr_name.as_deref().map_or(0, str::len),
+            r.rr_type.as_deref().map_or(0, str::len),
+            r.answer.as_deref().map_or(0, str::len),
+        ];
+        for (b, l) in bytes.iter_mut().zip(lens) {
+            *b += l;
+        }
+    }
+    let [mut query, mut qtype, mut rcode, mut section, mut rr_name, mut rr_type, mut answer] =
+        bytes.map(|b| StringBuilder::with_capacity(n, b));
     let mut rr_ttl = UInt32Builder::with_capacity(n);
-    let mut answer = StringBuilder::new();
     for r in rows {
         ts.append_value(r.ts_us);
         cap.append_value(capture);
@@ -147,9 +158,9 @@ pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowErr
 pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
     let mut ts = ts_builder(n);
-    let mut cap = StringBuilder::new();
+    let mut cap = StringBuilder::with_capacity(n, n * capture.len());
     let mut ends = EndpointCols::new(n);
-    let mut protocol = StringBuilder::new();
+    let mut protocol = StringBuilder::with_capacity(n, n * 4);
     let mut name = StringBuilder::new();
     let mut alpn = StringBuilder::new();
     let mut version = StringBuilder::new();
@@ -189,17 +200,17 @@ pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, Arrow
 /// `flows` rows of one capture.
 pub fn flows_batch(capture: &str, rows: &[Flow]) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
-    let mut cap = StringBuilder::new();
+    let mut cap = StringBuilder::with_capacity(n, n * capture.len());
     let mut first = ts_builder(n);
     let mut last = ts_builder(n);
-    let mut proto = StringBuilder::new();
+    let mut proto = StringBuilder::with_capacity(n, n * 3);
     let mut ipv = UInt8Builder::with_capacity(n);
     let mut scratch = String::new();
-    let mut lip = StringBuilder::new();
+    let mut lip = StringBuilder::with_capacity(n, n * 15);
     let mut lport = UInt16Builder::with_capacity(n);
-    let mut rip = StringBuilder::new();
+    let mut rip = StringBuilder::with_capacity(n, n * 15);
     let mut rport = UInt16Builder::with_capacity(n);
-    let mut init = StringBuilder::new();
+    let mut init = StringBuilder::with_capacity(n, n * 7);
     let mut po = Int64Builder::with_capacity(n);
     let mut bo = Int64Builder::with_capacity(n);
     let mut pi = Int64Builder::with_capacity(n);

@@ -5,18 +5,44 @@
 //! seen. Counts are per direction (out = sent by the local side).
 
 use foldhash::{HashMap, HashMapExt};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::TcpFlags;
 
 /// A flow's identity, local side first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     pub proto: u8,
     pub local_ip: IpAddr,
     pub local_port: u16,
     pub remote_ip: IpAddr,
     pub remote_port: u16,
+}
+
+/// The key packed into machine words: one 128-bit word for an IPv4 flow (both addresses, the
+/// protocol and both ports), where the derived hash fed the hasher nine fields one by one (enum
+/// tags, length prefixes, bytes). Every packet hashes its key at least once. Equal keys give
+/// equal words, as `Hash` must; a v4 and a v6 key may share words, which `Eq` tells apart.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let rest = u128::from(self.proto) << 32
+            | u128::from(self.local_port) << 16
+            | u128::from(self.remote_port);
+        match (self.local_ip, self.remote_ip) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => state
+                .write_u128(u128::from(u32::from(l)) << 96 | u128::from(u32::from(r)) << 64 | rest),
+            (l, r) => {
+                let bits = |ip: IpAddr| match ip {
+                    IpAddr::V4(a) => u128::from(u32::from(a)),
+                    IpAddr::V6(a) => u128::from(a),
+                };
+                state.write_u128(bits(l));
+                state.write_u128(bits(r));
+                state.write_u128(rest);
+            }
+        }
+    }
 }
 
 /// Which way a packet went.
@@ -227,6 +253,36 @@ pub fn sort_flows(flows: &mut [Flow]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_sharing_hash_words_stay_apart() {
+        let key = |l: &str, lp: u16, r: &str, rp: u16| FlowKey {
+            proto: 17,
+            local_ip: l.parse().unwrap(),
+            local_port: lp,
+            remote_ip: r.parse().unwrap(),
+            remote_port: rp,
+        };
+        // v4 and v6 keys whose words are equal, and keys differing in one field each.
+        let keys = [
+            key("0.0.0.1", 1, "0.0.0.2", 2),
+            key("::1", 1, "::2", 2),
+            key("::1", 1, "0.0.0.2", 2),
+            key("0.0.0.1", 2, "0.0.0.2", 1),
+            key("0.0.0.2", 1, "0.0.0.1", 2),
+            key("10.0.0.1", 1, "0.0.0.2", 2),
+        ];
+        let mut m = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            m.insert(*k, i);
+        }
+        assert_eq!(m.len(), keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(m.get(k), Some(&i));
+            let copy = *k;
+            assert_eq!(m.get(&copy), Some(&i));
+        }
+    }
 
     fn meta(src: &str, sp: u16, dst: &str, dp: u16, ts: i64, tcp: Option<TcpFlags>) -> PacketMeta {
         PacketMeta {

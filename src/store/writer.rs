@@ -22,7 +22,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::{ArrowWriter, AsyncArrowWriter};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::location::{block, Location};
@@ -61,12 +61,17 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 /// synth set's tables 4 % smaller for 10 % more extraction CPU (README, Performance).
 const ZSTD_LEVEL: i32 = 1;
 
-/// Writer properties of a table: ZSTD, dictionary-encoded strings, statistics.
+/// Writer properties of a table: ZSTD, dictionary-encoded strings, statistics on numbers.
 ///
 /// Only string columns get a dictionary. Numbers (times, ports, TTLs, counters) are written
 /// plain: most are close to unique per row group, so their dictionaries overflowed and fell
 /// back to plain after costing a hash and a lookup per value; plain numbers under ZSTD made the
 /// synth set's tables 35 % smaller and extraction 13 % faster (README, Performance).
+///
+/// Only numbers and times get min/max statistics (the footer-only time spans of `inventory`
+/// need them; so does row-group pruning on times and ports). String min/max cost a byte
+/// comparison per value against both bounds, for bounds that prune nothing here: every row
+/// group of a month holds the same mix of names and addresses.
 pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -75,9 +80,12 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
     for f in schema.fields() {
-        if !matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
-            b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false);
-        }
+        let col = ColumnPath::from(f.name().as_str());
+        b = if matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+            b.set_column_statistics_enabled(col, EnabledStatistics::None)
+        } else {
+            b.set_column_dictionary_enabled(col, false)
+        };
     }
     b.build()
 }
@@ -518,7 +526,7 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn strings_get_dictionaries_numbers_do_not() {
+    fn strings_get_dictionaries_numbers_get_statistics() {
         let schema: SchemaRef = Arc::new(Schema::new(vec![
             Field::new("name", DataType::Utf8, true),
             Field::new("ts", DataType::Int64, false),
@@ -552,6 +560,12 @@ mod tests {
         assert!(!dict(1) && !dict(2), "numeric column with a dictionary");
         for i in 0..3 {
             assert!(matches!(rg.column(i).compression(), Compression::ZSTD(_)));
+        }
+        assert!(
+            rg.column(0).statistics().is_none(),
+            "string column with statistics"
+        );
+        for i in 1..3 {
             assert!(
                 rg.column(i).statistics().is_some(),
                 "column {i} without statistics"
