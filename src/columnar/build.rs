@@ -12,6 +12,7 @@ use arrow::error::ArrowError;
 
 use super::schema::{CAPTURES, DNS, FLOWS, NAMES};
 use crate::drops::DropReason;
+use crate::extract::text::ipv4_text;
 use crate::extract::{CaptureRow, DnsRow, Endpoints, NameRow};
 use crate::flow::Flow;
 
@@ -33,27 +34,7 @@ fn proto_name(p: u8) -> std::borrow::Cow<'static, str> {
 /// for IPv4, the common case; IPv6 goes through `scratch`.
 fn append_ip(b: &mut StringBuilder, scratch: &mut String, ip: &IpAddr) {
     match ip {
-        IpAddr::V4(v4) => {
-            let mut buf = [0u8; 15];
-            let mut n = 0;
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                if o >= 100 {
-                    buf[n] = b'0' + o / 100;
-                    n += 1;
-                }
-                if o >= 10 {
-                    buf[n] = b'0' + (o / 10) % 10;
-                    n += 1;
-                }
-                buf[n] = b'0' + o % 10;
-                n += 1;
-            }
-            b.append_value(std::str::from_utf8(&buf[..n]).unwrap_or_default());
-        }
+        IpAddr::V4(v4) => b.append_value(ipv4_text(v4.octets(), &mut [0; 15])),
         IpAddr::V6(v6) => {
             scratch.clear();
             let _ = write!(scratch, "{v6}");

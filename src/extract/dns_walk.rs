@@ -9,7 +9,7 @@
 //! identical rows on every message the walker accepts.
 
 use super::dns::{rcode_name, type_name_of, Answer, Response, MAX_ANSWERS};
-use super::text::push_escaped;
+use super::text::{ipv4_text, push_escaped};
 
 const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;
@@ -73,7 +73,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
                 return None;
             }
             let value = match rr_type {
-                TYPE_A => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(rdata).ok()?).to_string(),
+                TYPE_A => ipv4_text(<[u8; 4]>::try_from(rdata).ok()?, &mut [0; 15]).to_owned(),
                 TYPE_AAAA => {
                     std::net::Ipv6Addr::from(<[u8; 16]>::try_from(rdata).ok()?).to_string()
                 }

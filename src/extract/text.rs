@@ -66,6 +66,30 @@ pub fn normalize_labels<'a>(labels: impl Iterator<Item = &'a [u8]>) -> String {
     out
 }
 
+/// The dotted-quad text of an IPv4 address, as `Display` writes it, into `buf` without the
+/// formatting machinery (every A record and every IPv4 address column goes through here).
+pub fn ipv4_text(octets: [u8; 4], buf: &mut [u8; 15]) -> &str {
+    let mut n = 0;
+    for (i, o) in octets.into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + (o / 10) % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    // Digits and dots only: always UTF-8.
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
+}
+
 /// Escapes free text (e.g. an unknown record's presentation form), without lower-casing.
 pub fn escape_text(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
@@ -102,6 +126,13 @@ mod tests {
             push_escaped(&mut a, &label, dot);
             push_escaped_each(&mut b, &label, dot);
             prop_assert_eq!(a, b);
+        }
+
+        #[test]
+        fn ipv4_text_is_display(octets in any::<[u8; 4]>()) {
+            let ip = std::net::Ipv4Addr::from(octets);
+            let mut buf = [0; 15];
+            prop_assert_eq!(ipv4_text(octets, &mut buf), ip.to_string());
         }
     }
 
