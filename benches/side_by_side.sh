@@ -21,14 +21,17 @@ work=$(mktemp -d "$scratch/side.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cat "${files[@]}" > /dev/null   # warm the cache
 declare -A T R
+# Each run writes a new output folder, all removed at the end (see compare.sh: ext4 is slow to
+# create files where many were just deleted).
+n=0
 for _ in $(seq "$runs"); do
   s=$(date +%s.%N); cat "${files[@]}" > /dev/null; e=$(date +%s.%N)
   T[cat]+="$(awk "BEGIN { print $e - $s }") "
   for b in "$@"; do
     for t in 1 2; do
-      /usr/bin/time -o "$work/time" -f "%e %M" "$b" extract --root "$root" --out "$work/out" \
+      n=$((n + 1))
+      /usr/bin/time -o "$work/time" -f "%e %M" "$b" extract --root "$root" --out "$work/out.$n" \
         --threads "$t" > /dev/null 2>&1 || true
-      rm -rf "$work/out"
       x=$(tail -1 "$work/time")
       k="$b --threads $t"
       T[$k]+="${x% *} "
