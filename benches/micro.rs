@@ -99,7 +99,7 @@ fn bench_reader(c: &mut Criterion) {
         .sum();
     let mut g = c.benchmark_group("reader");
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function("read_capture (all samples, mmap)", |b| {
+    g.bench_function("read_capture (all samples)", |b| {
         b.iter(|| {
             let mut n = 0u64;
             for f in &files {

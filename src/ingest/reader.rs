@@ -2,13 +2,14 @@
 //! (several sections and interfaces, each with its own link type and timestamp resolution;
 //! EPB, SPB and the obsolete PB), each optionally gzip-compressed. Detected by magic number.
 //!
-//! Plain files are memory-mapped and parsed in place (zero copy). Compressed files stream
-//! through a bounded window. Both feed the same record framer, so both behave alike: records
+//! Files read in order stream through a bounded window (plain ones with `read`, compressed
+//! ones through gzip); a capture split across workers is memory-mapped and framed in place by
+//! byte range ([`WholeCapture`]). All feed the same record framer, so all behave alike: records
 //! are checked against hard caps before anything is taken from them, and a corrupt or cut
 //! record ends the file with an error while every packet before it has been delivered.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::Path;
 
 use pcap_parser::pcap::{
@@ -22,7 +23,7 @@ pub const MAX_CAPLEN: usize = 262_144;
 pub const MAX_BLOCK: usize = 4 * 1024 * 1024;
 /// Largest number of pcapng interfaces kept per section.
 const MAX_INTERFACES: usize = 4096;
-/// Window size for streamed (compressed) input.
+/// Window of a streamed read (plain files are read in such pieces too, see [`open_source`]).
 const STREAM_CHUNK: usize = 1 << 20;
 
 /// One packet as the capture holds it.
@@ -91,13 +92,11 @@ pub struct ReadSummary {
     pub bytes: u64,
 }
 
-/// Byte source: a memory map (or small owned buffer) or a decompressing stream.
+/// Byte source: bytes all in memory (a map or an owned buffer) or a stream read in windows.
 enum Source {
-    /// `dropped`: bytes before it were handed back to the kernel (see `consume`).
     Whole {
         data: Whole,
         pos: usize,
-        dropped: usize,
     },
     Stream {
         reader: Box<dyn Read + Send>,
@@ -142,27 +141,7 @@ impl Source {
 
     fn consume(&mut self, n: usize) {
         match self {
-            Source::Whole { data, pos, dropped } => {
-                *pos += n;
-                // Keep resident memory flat on multi-GB captures: pages already parsed are
-                // dropped from this process (they stay in the page cache).
-                if let Whole::Map(m) = data {
-                    const STEP: usize = 32 << 20;
-                    if *pos - *dropped >= STEP {
-                        let end = *pos & !(4096 - 1);
-                        // SAFETY: read-only file-backed map; nothing borrows bytes before `pos`
-                        // (packets are handed out and dropped before the cursor moves).
-                        let _ = unsafe {
-                            m.unchecked_advise_range(
-                                memmap2::UncheckedAdvice::DontNeed,
-                                *dropped,
-                                end - *dropped,
-                            )
-                        };
-                        *dropped = end;
-                    }
-                }
-            }
+            Source::Whole { pos, .. } => *pos += n,
             Source::Stream {
                 start, consumed, ..
             } => {
@@ -209,48 +188,49 @@ impl Source {
     }
 }
 
-fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
+/// Opens `path` and tells whether it is gzip-compressed (its first two bytes).
+fn open_file(path: &Path) -> Result<(File, bool), ReadError> {
+    let mut file = File::open(path)?;
     let mut head = [0u8; 2];
-    let is_gzip = len >= 2 && {
-        let mut f = &file;
-        f.read_exact(&mut head)?;
-        head == [0x1f, 0x8b]
-    };
-    if is_gzip {
-        let file = File::open(path)?;
-        let reader = flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, file));
-        return Ok((
-            Source::Stream {
-                reader: Box::new(reader),
-                buf: Vec::new(),
-                start: 0,
-                end: 0,
-                eof: false,
-                consumed: 0,
-            },
-            true,
-        ));
+    let mut got = 0;
+    while got < 2 {
+        match file.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
+        }
     }
-    let data = if len < 4096 {
-        let mut v = Vec::with_capacity(len as usize);
-        File::open(path)?.read_to_end(&mut v)?;
-        Whole::Owned(v)
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok((file, got == 2 && head == [0x1f, 0x8b]))
+}
+
+/// The source of an in-order read: a capture read in windows of [`STREAM_CHUNK`] bytes,
+/// through gzip when it is compressed; true when it is.
+///
+/// Plain captures are read with `read` into one reused window rather than mapped: the copy
+/// runs at memory speed and leaves the window in the cache, where a map made the first touch
+/// of every record wait on memory and every 64 KiB of the file take a page fault. Measured on
+/// the synthetic set (37 files, 2.35 GB, 2 threads): 2.00 → 1.87 s median of 5, framing
+/// 10.5 % → 0.8 % of the samples, peak RSS 367 → 310 MB. Splitting one capture across
+/// workers needs all of it addressable at once and maps it ([`WholeCapture`]).
+fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
+    let (file, gzip) = open_file(path)?;
+    let reader: Box<dyn Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 16, file),
+        ))
     } else {
-        // SAFETY: the map is read-only; a capture rewritten while we read it can give garbage
-        // bytes, which the parsers below treat like any other untrusted input.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Whole::Map(map)
+        Box::new(file)
     };
     Ok((
-        Source::Whole {
-            data,
-            pos: 0,
-            dropped: 0,
+        Source::Stream {
+            reader,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+            consumed: 0,
         },
-        false,
+        gzip,
     ))
 }
 
@@ -687,7 +667,6 @@ pub fn read_capture_bytes(
         Source::Whole {
             data: Whole::Owned(bytes.to_vec()),
             pos: 0,
-            dropped: 0,
         }
     };
     read_from(&mut src, &mut summary, &mut on_packet)
@@ -762,10 +741,22 @@ pub struct WholeCapture {
 impl WholeCapture {
     /// Maps a plain capture; `Ok(None)` for a compressed one, which can only be read in order.
     pub fn open(path: &Path) -> Result<Option<WholeCapture>, ReadError> {
-        match open_source(path)? {
-            (Source::Whole { data, .. }, _) => WholeCapture::new(data).map(Some),
-            (Source::Stream { .. }, _) => Ok(None),
+        let (file, gzip) = open_file(path)?;
+        if gzip {
+            return Ok(None);
         }
+        let data = if file.metadata()?.len() < 4096 {
+            let mut v = Vec::new();
+            (&file).read_to_end(&mut v)?;
+            Whole::Owned(v)
+        } else {
+            // SAFETY: the map is read-only; a capture rewritten while we read it can give
+            // garbage bytes, which the parsers treat like any other untrusted input.
+            let map = unsafe { memmap2::Mmap::map(&file)? };
+            let _ = map.advise(memmap2::Advice::Sequential);
+            Whole::Map(map)
+        };
+        WholeCapture::new(data).map(Some)
     }
 
     /// A capture already in memory (tests); `Ok(None)` when it is gzip-compressed.
@@ -777,11 +768,7 @@ impl WholeCapture {
     }
 
     fn new(data: Whole) -> Result<WholeCapture, ReadError> {
-        let mut src = Source::Whole {
-            data,
-            pos: 0,
-            dropped: 0,
-        };
+        let mut src = Source::Whole { data, pos: 0 };
         let mut summary = ReadSummary::default();
         let framer = detect(&mut src, &mut summary)?;
         let Source::Whole { data, pos, .. } = src else {
