@@ -3,7 +3,6 @@
 
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::dns::{is_response, parse_response, MAX_DNS_MESSAGE};
@@ -65,7 +64,7 @@ enum Follow {
     Done,
 }
 
-struct TcpDir {
+pub(super) struct TcpDir {
     isn: Option<u32>,
     follow: Follow,
 }
@@ -94,33 +93,41 @@ const MAX_QUIC_TRIES: u32 = 32;
 /// Per-capture extraction state.
 pub(super) struct Extractor {
     limits: ExtractLimits,
-    pub(super) flows: FlowTable,
-    /// Per TCP flow: [out, in] directions.
-    tcp: HashMap<FlowKey, [TcpDir; 2]>,
+    /// Flows, each with its TCP state (found by the lookup that counts the packet).
+    pub(super) flows: FlowTable<TcpState>,
     /// Per UDP flow carrying QUIC Initials: the client's CRYPTO data.
     quic: HashMap<FlowKey, QuicFlow>,
     defrag: Defrag,
+    pub(super) out: Out,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+/// TCP state of a flow: [out, in] directions, from its first SYN or payload (`None` before).
+pub(super) type TcpState = Option<Box<[TcpDir; 2]>>;
+
+/// What extraction produces, apart from flows.
+pub(super) struct Out {
     pub(super) drops: DropCounts,
     pub(super) dns: Vec<DnsRow>,
     pub(super) names: Vec<NameRow>,
     /// Fingerprints of the client stacks seen so far.
     stacks: FingerprintCache,
-    first_ts: Option<i64>,
-    last_ts: Option<i64>,
 }
 
 impl Extractor {
     pub(super) fn new(device_ip: Option<IpAddr>, limits: ExtractLimits) -> Self {
         Extractor {
             limits,
-            flows: FlowTable::new(device_ip, limits.max_flows),
-            tcp: HashMap::new(),
+            flows: FlowTable::with_state(device_ip, limits.max_flows),
             quic: HashMap::new(),
             defrag: Defrag::default(),
-            drops: DropCounts::default(),
-            dns: Vec::new(),
-            names: Vec::new(),
-            stacks: FingerprintCache::default(),
+            out: Out {
+                drops: DropCounts::default(),
+                dns: Vec::new(),
+                names: Vec::new(),
+                stacks: FingerprintCache::default(),
+            },
             first_ts: None,
             last_ts: None,
         }
@@ -128,7 +135,7 @@ impl Extractor {
 
     fn packet(&mut self, p: &RawPacket<'_>) {
         if p.ts_us == 0 {
-            self.drops.add(DropReason::NoTimestamp);
+            self.out.drops.add(DropReason::NoTimestamp);
             return;
         }
         self.first_ts = Some(self.first_ts.map_or(p.ts_us, |t| t.min(p.ts_us)));
@@ -139,19 +146,19 @@ impl Extractor {
                 Added::Pending => {}
                 Added::Dropped(n) => {
                     for _ in 0..n {
-                        self.drops.add(DropReason::IpFragment);
+                        self.out.drops.add(DropReason::IpFragment);
                     }
                 }
                 Added::Complete(dg) => match datagram_packet(&dg, p.ts_us) {
                     Ok((ts, d, earlier)) => self.decoded(ts, &d, earlier),
                     Err(r) => {
                         for _ in &dg.pieces {
-                            self.drops.add(r);
+                            self.out.drops.add(r);
                         }
                     }
                 },
             },
-            Err(r) => self.drops.add(r),
+            Err(r) => self.out.drops.add(r),
         }
     }
 
@@ -176,22 +183,19 @@ impl Extractor {
         };
         let overflows = self.flows.overflows;
         for &(ts, ip_len) in earlier {
-            self.flows.record(&PacketMeta {
+            self.flows.record_with(&PacketMeta {
                 ts_us: ts,
                 ip_len,
                 ..meta
             });
         }
-        let (key, dir) = self.flows.record(&meta);
-        if self.flows.overflows != overflows {
-            self.drops.add(DropReason::FlowTableFull);
-        }
+        let (key, dir, tcp) = self.flows.record_with(&meta);
         match d.transport {
             Transport::Udp { payload, .. } => {
                 if src_port == DNS_PORT || dst_port == DNS_PORT {
                     if is_response(payload) {
                         let ends = server_side(&meta, L4::Udp);
-                        self.dns_message(ts_us, ends, payload);
+                        self.out.dns_message(ts_us, ends, payload);
                     }
                 } else if looks_like_long_header(payload) {
                     self.quic_datagram(&meta, key, payload);
@@ -202,52 +206,13 @@ impl Extractor {
                 flags,
                 payload,
                 ..
-            } => self.tcp_segment(&meta, key, dir, seq, flags.syn, payload),
+            } => self
+                .out
+                .tcp_segment(&self.limits, tcp, &meta, dir, seq, flags.syn, payload),
             Transport::Icmp { .. } => {}
         }
-    }
-
-    fn dns_message(&mut self, ts_us: i64, ends: Endpoints, msg: &[u8]) {
-        let parsed = match parse_response(msg) {
-            Ok(r) => r,
-            Err(e) => {
-                // Keep the question of a message whose records do not parse.
-                self.drops.add(DropReason::DnsMalformed);
-                e.header
-            }
-        };
-        match parsed {
-            Some(r) => {
-                let base = DnsRow {
-                    ts_us,
-                    ends,
-                    txid: r.txid,
-                    query: r.query.map(Arc::from),
-                    qtype: r.qtype,
-                    rcode: r.rcode,
-                    section: None,
-                    rr_name: None,
-                    rr_type: None,
-                    rr_ttl: None,
-                    answer: None,
-                };
-                if !r.answers.iter().any(|a| a.section == "answer") {
-                    self.dns.push(base.clone());
-                }
-                {
-                    for a in r.answers {
-                        self.dns.push(DnsRow {
-                            section: Some(a.section),
-                            rr_name: Some(a.rr_name),
-                            rr_type: Some(a.rr_type),
-                            rr_ttl: Some(a.ttl),
-                            answer: Some(a.value),
-                            ..base.clone()
-                        });
-                    }
-                }
-            }
-            None => {}
+        if self.flows.overflows != overflows {
+            self.out.drops.add(DropReason::FlowTableFull);
         }
     }
 
@@ -285,7 +250,7 @@ impl Extractor {
                 ChloProgress::Chlo(c) => {
                     q.done = true;
                     let ends = from_client(m, L4::Udp);
-                    self.names.push(NameRow {
+                    self.out.names.push(NameRow {
                         ts_us: q.first_ts,
                         ends,
                         protocol: "quic",
@@ -305,17 +270,17 @@ impl Extractor {
             Progress::NeedMore if !q.crypto.overflowed && q.tries <= MAX_QUIC_TRIES => {}
             Progress::NeedMore => {
                 q.done = true;
-                self.drops.add(DropReason::ReassemblyCap);
+                self.out.drops.add(DropReason::ReassemblyCap);
             }
             Progress::NotTls | Progress::Malformed => {
                 q.done = true;
-                self.drops.add(DropReason::TlsMalformed);
+                self.out.drops.add(DropReason::TlsMalformed);
             }
             Progress::Hello(h) => {
                 q.done = true;
                 let ends = from_client(m, L4::Udp);
                 let ts = q.first_ts;
-                self.names.push(NameRow {
+                self.out.names.push(NameRow {
                     ts_us: ts,
                     ends,
                     protocol: "quic",
@@ -323,33 +288,75 @@ impl Extractor {
                     alpn: h.alpn,
                     tls_version: h.version,
                     user_agent: None,
-                    fingerprint: h.fingerprint.map(|f| self.stacks.get(f, true)),
+                    fingerprint: h.fingerprint.map(|f| self.out.stacks.get(f, true)),
                 });
             }
         }
     }
+}
 
+impl Out {
+    fn dns_message(&mut self, ts_us: i64, ends: Endpoints, msg: &[u8]) {
+        let parsed = match parse_response(msg) {
+            Ok(r) => r,
+            Err(e) => {
+                // Keep the question of a message whose records do not parse.
+                self.drops.add(DropReason::DnsMalformed);
+                e.header
+            }
+        };
+        match parsed {
+            Some(r) => {
+                let base = DnsRow {
+                    ts_us,
+                    ends,
+                    txid: r.txid,
+                    query: r.query,
+                    qtype: r.qtype,
+                    rcode: r.rcode,
+                    section: None,
+                    rr_name: None,
+                    rr_type: None,
+                    rr_ttl: None,
+                    answer: None,
+                };
+                if !r.answers.iter().any(|a| a.section == "answer") {
+                    self.dns.push(base.clone());
+                }
+                {
+                    for a in r.answers {
+                        self.dns.push(DnsRow {
+                            section: Some(a.section),
+                            rr_name: Some(a.rr_name),
+                            rr_type: Some(a.rr_type),
+                            rr_ttl: Some(a.ttl),
+                            answer: Some(a.value),
+                            ..base.clone()
+                        });
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn tcp_segment(
         &mut self,
+        limits: &ExtractLimits,
+        state: &mut TcpState,
         m: &PacketMeta,
-        key: FlowKey,
         dir: Direction,
         seq: u32,
         syn: bool,
         payload: &[u8],
     ) {
-        if !syn && payload.is_empty() && !self.tcp.contains_key(&key) {
+        if !syn && payload.is_empty() && state.is_none() {
             return;
         }
-        if self.tcp.len() >= self.limits.max_flows && !self.tcp.contains_key(&key) {
-            // Bounded like the flow table: forget stream state rather than grow.
-            self.tcp.clear();
-        }
+        // Bounded with the flow table: a flushed flow forgets its stream state.
         let idx = usize::from(dir == Direction::In);
-        let dirs = self
-            .tcp
-            .entry(key)
-            .or_insert_with(|| [TcpDir::new(), TcpDir::new()]);
+        let dirs = state.get_or_insert_with(|| Box::new([TcpDir::new(), TcpDir::new()]));
         let d = &mut dirs[idx];
         if syn {
             d.isn.get_or_insert(seq);
@@ -371,7 +378,7 @@ impl Extractor {
             };
             d.follow = if m.src_port == DNS_PORT || m.dst_port == DNS_PORT {
                 Follow::Dns {
-                    stream: new_stream(self.limits.max_dns_stream, d.isn),
+                    stream: new_stream(limits.max_dns_stream, d.isn),
                 }
             } else if looks_like_client_hello(payload) {
                 Follow::Tls {
@@ -572,13 +579,17 @@ pub fn extract_capture(file: &CaptureFile, limits: ExtractLimits) -> CaptureOutp
     };
     let outcome = read_outcome(file, meta.is_some(), read);
     for _ in 0..ex.defrag.leftover() {
-        ex.drops.add(DropReason::IpFragment);
+        ex.out.drops.add(DropReason::IpFragment);
     }
     let Extractor {
         flows,
-        drops,
-        mut dns,
-        mut names,
+        out:
+            Out {
+                drops,
+                mut dns,
+                mut names,
+                ..
+            },
         first_ts,
         last_ts,
         ..
@@ -683,7 +694,7 @@ pub fn extract_packets<'a>(
     for p in packets {
         ex.packet(&p);
     }
-    (ex.dns, ex.names, ex.flows.finish(), ex.drops)
+    (ex.out.dns, ex.out.names, ex.flows.finish(), ex.out.drops)
 }
 
 #[cfg(test)]

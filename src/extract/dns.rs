@@ -6,6 +6,7 @@
 //! form. The response code is read from the header. Queries (QR = 0) are not rows.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::svcb::SvcParamValue;
@@ -23,7 +24,8 @@ pub(super) const MAX_ANSWERS: usize = 512;
 pub struct Answer {
     /// `answer`, `authority` or `additional`.
     pub section: &'static str,
-    pub rr_name: String,
+    /// Shared with the question and the other records of the same owner name.
+    pub rr_name: Arc<str>,
     pub rr_type: Cow<'static, str>,
     pub ttl: u32,
     pub value: String,
@@ -33,7 +35,7 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub txid: u16,
-    pub query: Option<String>,
+    pub query: Option<Arc<str>>,
     pub qtype: Option<Cow<'static, str>>,
     pub rcode: Cow<'static, str>,
     pub answers: Vec<Answer>,
@@ -77,7 +79,10 @@ pub fn with_hickory(msg: &[u8]) -> Option<Response> {
 fn response_of(m: &Message, msg: &[u8]) -> Response {
     let rcode = rcode_name(msg[3] & 0x0f);
     let (query, qtype) = match m.queries.first() {
-        Some(q) => (Some(name_text(&q.name)), Some(type_name(q.query_type))),
+        Some(q) => (
+            Some(Arc::from(name_text(&q.name))),
+            Some(type_name(q.query_type)),
+        ),
         None => (None, None),
     };
     let mut answers = Vec::new();
@@ -91,7 +96,7 @@ fn response_of(m: &Message, msg: &[u8]) -> Response {
         .chain(m.authorities.iter().filter(glue).map(|r| ("authority", r)))
         .chain(m.additionals.iter().filter(glue).map(|r| ("additional", r)));
     for (section, rr) in records.take(MAX_ANSWERS) {
-        let rr_name = name_text(&rr.name);
+        let rr_name: Arc<str> = Arc::from(name_text(&rr.name));
         let rr_type = type_name(rr.record_type());
         let mut push = |value: String| {
             answers.push(Answer {
@@ -275,7 +280,7 @@ fn header_only(msg: &[u8]) -> Option<Response> {
     let (query, qtype) = if qdcount > 0 {
         let (name, after) = read_name(msg, 12)?;
         let t = u16::from_be_bytes([*msg.get(after)?, *msg.get(after + 1)?]);
-        (Some(name), Some(type_name_of(t)))
+        (Some(Arc::from(name)), Some(type_name_of(t)))
     } else {
         (None, None)
     };
@@ -378,7 +383,7 @@ pub(crate) mod tests {
         let got: Vec<_> = r
             .answers
             .iter()
-            .map(|a| (a.rr_name.as_str(), &*a.rr_type, a.ttl, a.value.as_str()))
+            .map(|a| (&*a.rr_name, &*a.rr_type, a.ttl, a.value.as_str()))
             .collect();
         assert_eq!(
             got,

@@ -8,6 +8,8 @@
 //! message — which then goes to hickory-proto as before. A property test holds the two paths to
 //! identical rows on every message the walker accepts.
 
+use std::sync::Arc;
+
 use super::dns::{rcode_name, type_name_of, Answer, Response, MAX_ANSWERS};
 use super::text::{ipv4_text, push_escaped};
 
@@ -42,12 +44,12 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
         at = read_name(msg, at, &mut text)?;
         let t = msg.get(at..at + 4)?;
         if i == 0 {
-            query = Some(text.clone());
+            query = Some(Arc::<str>::from(text.as_str()));
             qtype = Some(type_name_of(u16::from_be_bytes([t[0], t[1]])));
         }
         at += 4;
     }
-    let mut answers = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
     let mut edns = false;
     for (section, n) in [("answer", an), ("authority", ns), ("additional", ar)] {
         for _ in 0..n {
@@ -98,9 +100,16 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
                 _ => return None,
             };
             if answers.len() < MAX_ANSWERS {
+                // Records mostly repeat the owner name of the record before them or the
+                // question's: share that text rather than allocate it again.
+                let rr_name = match (answers.last(), &query) {
+                    (Some(a), _) if *a.rr_name == *text => Arc::clone(&a.rr_name),
+                    (_, Some(q)) if **q == *text => Arc::clone(q),
+                    _ => Arc::from(text.as_str()),
+                };
                 answers.push(Answer {
                     section,
-                    rr_name: text.clone(),
+                    rr_name,
                     rr_type: type_name_of(rr_type),
                     ttl,
                     value,

@@ -46,7 +46,8 @@ pub struct DnsRow {
     pub rcode: Cow<'static, str>,
     /// Section of the record: `answer`, `authority` or `additional` (null with no records).
     pub section: Option<&'static str>,
-    pub rr_name: Option<String>,
+    /// Shared by the records of one owner name in a response.
+    pub rr_name: Option<Arc<str>>,
     pub rr_type: Option<Cow<'static, str>>,
     pub rr_ttl: Option<u32>,
     pub answer: Option<String>,

@@ -470,8 +470,8 @@ impl Worker {
 
     /// Gives the rows the last packet produced its number.
     fn numbered(&mut self, seq: u64) {
-        self.dns_seq.resize(self.ex.dns.len(), seq);
-        self.names_seq.resize(self.ex.names.len(), seq);
+        self.dns_seq.resize(self.ex.out.dns.len(), seq);
+        self.names_seq.resize(self.ex.out.names.len(), seq);
     }
 
     /// Runs a batch, in order.
@@ -541,17 +541,19 @@ pub fn finish(
     let mut drops = tally.drops;
     let (mut dns, mut names, mut flows) = (Vec::new(), Vec::new(), Vec::new());
     for w in workers {
-        drops.merge(&w.ex.drops);
+        drops.merge(&w.ex.out.drops);
         flows.extend(w.ex.flows.finish());
         dns.extend(
-            w.ex.dns
+            w.ex.out
+                .dns
                 .into_iter()
                 .zip(w.dns_seq)
                 .enumerate()
                 .map(|(i, (r, seq))| ((r.ts_us, seq, i), r)),
         );
         names.extend(
-            w.ex.names
+            w.ex.out
+                .names
                 .into_iter()
                 .zip(w.names_seq)
                 .enumerate()

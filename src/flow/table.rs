@@ -124,10 +124,19 @@ pub fn is_local_address(ip: &IpAddr) -> bool {
     }
 }
 
-/// Flow table of one capture.
-pub struct FlowTable {
+/// A live flow: its counters and what the caller keeps per flow (`X`, see
+/// [`FlowTable::record_with`]).
+struct Live<X> {
+    stats: FlowStats,
+    state: X,
+}
+
+/// Flow table of one capture. `X` is state the caller keeps per flow (extraction keeps its TCP
+/// reassembly there), found by the same lookup that counts the packet and dropped with the
+/// flow when the table is flushed.
+pub struct FlowTable<X = ()> {
     device_ip: Option<IpAddr>,
-    map: HashMap<FlowKey, FlowStats>,
+    map: HashMap<FlowKey, Live<X>>,
     cap: usize,
     /// Flows pushed out early because the table was full.
     evicted: Vec<Flow>,
@@ -139,6 +148,19 @@ impl FlowTable {
     /// `cap` bounds the number of live flows; when it is reached every live flow is flushed
     /// (so a long flow can then give more than one row) and `overflows` counts it.
     pub fn new(device_ip: Option<IpAddr>, cap: usize) -> Self {
+        FlowTable::with_state(device_ip, cap)
+    }
+
+    /// Records a packet; returns its flow key and direction.
+    pub fn record(&mut self, m: &PacketMeta) -> (FlowKey, Direction) {
+        let (key, dir, ()) = self.record_with(m);
+        (key, dir)
+    }
+}
+
+impl<X: Default> FlowTable<X> {
+    /// A table that keeps an `X` (from `X::default()`) beside each live flow.
+    pub fn with_state(device_ip: Option<IpAddr>, cap: usize) -> Self {
         FlowTable {
             device_ip,
             map: HashMap::new(),
@@ -184,31 +206,38 @@ impl FlowTable {
         }
     }
 
-    /// Records a packet; returns its flow key and direction.
-    pub fn record(&mut self, m: &PacketMeta) -> (FlowKey, Direction) {
+    /// Records a packet; returns its flow key, its direction and the flow's state.
+    pub fn record_with(&mut self, m: &PacketMeta) -> (FlowKey, Direction, &mut X) {
         let (key, dir) = self.orient(m);
         if self.map.len() >= self.cap && !self.map.contains_key(&key) {
             self.overflows += 1;
             self.evicted
-                .extend(self.map.drain().map(|(key, stats)| Flow { key, stats }));
+                .extend(self.map.drain().map(|(key, live)| Flow {
+                    key,
+                    stats: live.stats,
+                }));
         }
-        let stats = self.map.entry(key).or_insert_with(|| FlowStats {
-            ip_version: m.ip_version,
-            first_ts: m.ts_us,
-            last_ts: m.ts_us,
-            packets_out: 0,
-            bytes_out: 0,
-            packets_in: 0,
-            bytes_in: 0,
-            initiator: match m.tcp {
-                // TCP: only a handshake tells who opened the connection.
-                Some(_) => Initiator::Unknown,
-                None => match dir {
-                    Direction::Out => Initiator::Local,
-                    Direction::In => Initiator::Remote,
+        let live = self.map.entry(key).or_insert_with(|| Live {
+            state: X::default(),
+            stats: FlowStats {
+                ip_version: m.ip_version,
+                first_ts: m.ts_us,
+                last_ts: m.ts_us,
+                packets_out: 0,
+                bytes_out: 0,
+                packets_in: 0,
+                bytes_in: 0,
+                initiator: match m.tcp {
+                    // TCP: only a handshake tells who opened the connection.
+                    Some(_) => Initiator::Unknown,
+                    None => match dir {
+                        Direction::Out => Initiator::Local,
+                        Direction::In => Initiator::Remote,
+                    },
                 },
             },
         });
+        let stats = &mut live.stats;
         stats.first_ts = stats.first_ts.min(m.ts_us);
         stats.last_ts = stats.last_ts.max(m.ts_us);
         match dir {
@@ -233,13 +262,16 @@ impl FlowTable {
                 };
             }
         }
-        (key, dir)
+        (key, dir, &mut live.state)
     }
 
     /// All flows, sorted by first packet then key (deterministic).
     pub fn finish(mut self) -> Vec<Flow> {
         let mut flows = std::mem::take(&mut self.evicted);
-        flows.extend(self.map.into_iter().map(|(key, stats)| Flow { key, stats }));
+        flows.extend(self.map.into_iter().map(|(key, live)| Flow {
+            key,
+            stats: live.stats,
+        }));
         sort_flows(&mut flows);
         flows
     }
