@@ -105,6 +105,8 @@ enum Source {
         end: usize,
         eof: bool,
         consumed: u64,
+        /// Bytes asked of each read (at least): [`STREAM_CHUNK`], or a smaller file's size.
+        chunk: usize,
     },
 }
 
@@ -161,6 +163,7 @@ impl Source {
                 start,
                 end,
                 eof,
+                chunk,
                 ..
             } => loop {
                 if *end - *start >= want {
@@ -174,7 +177,7 @@ impl Source {
                     *end -= *start;
                     *start = 0;
                 }
-                let need = want.max(STREAM_CHUNK);
+                let need = want.max(*chunk);
                 if buf.len() < need {
                     buf.resize(need, 0);
                 }
@@ -214,6 +217,14 @@ fn open_file(path: &Path) -> Result<(File, bool), ReadError> {
 /// workers needs all of it addressable at once and maps it ([`WholeCapture`]).
 fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
     let (file, gzip) = open_file(path)?;
+    // A small capture gets a window its size: a whole 1 MiB window per file (zeroed on
+    // allocation) was most of what reading the corpus's ~100 kB captures cost.
+    let chunk = match file.metadata() {
+        Ok(m) if !gzip => usize::try_from(m.len())
+            .unwrap_or(STREAM_CHUNK)
+            .clamp(1 << 16, STREAM_CHUNK),
+        _ => STREAM_CHUNK,
+    };
     let reader: Box<dyn Read + Send> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(
             io::BufReader::with_capacity(1 << 16, file),
@@ -229,6 +240,7 @@ fn open_source(path: &Path) -> Result<(Source, bool), ReadError> {
             end: 0,
             eof: false,
             consumed: 0,
+            chunk,
         },
         gzip,
     ))
@@ -662,6 +674,7 @@ pub fn read_capture_bytes(
             end: 0,
             eof: false,
             consumed: 0,
+            chunk: STREAM_CHUNK,
         }
     } else {
         Source::Whole {
