@@ -31,17 +31,28 @@ fn proto_name(p: u8) -> std::borrow::Cow<'static, str> {
     }
 }
 
-/// Appends `ip` in its standard text form (as `Display` writes it) without a temporary `String`
-/// for IPv4, the common case; IPv6 goes through `scratch`.
-fn append_ip(b: &mut StringBuilder, scratch: &mut String, ip: &IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => b.append_value(ipv4_text(v4.octets(), &mut [0; 15])),
-        IpAddr::V6(v6) => {
-            scratch.clear();
-            let _ = write!(scratch, "{v6}");
-            b.append_value(scratch.as_str());
+/// The text of the last address appended to one column: a column's rows mostly repeat the
+/// address before them (the device, its resolver), which is then not formatted again.
+#[derive(Default)]
+struct IpText {
+    last: Option<IpAddr>,
+    text: String,
+}
+
+/// Appends `ip` in its standard text form (as `Display` writes it); IPv4, the common case,
+/// without the formatting machinery.
+fn append_ip(b: &mut StringBuilder, memo: &mut IpText, ip: &IpAddr) {
+    if memo.last != Some(*ip) {
+        memo.text.clear();
+        match ip {
+            IpAddr::V4(v4) => memo.text.push_str(ipv4_text(v4.octets(), &mut [0; 15])),
+            IpAddr::V6(v6) => {
+                let _ = write!(memo.text, "{v6}");
+            }
         }
+        memo.last = Some(*ip);
     }
+    b.append_value(&memo.text);
 }
 
 /// The column of a capture's rows naming the capture: `value` on each of `n` rows, built in one
@@ -67,7 +78,8 @@ struct EndpointCols {
     server_ip: StringBuilder,
     server_port: UInt16Builder,
     transport: StringBuilder,
-    scratch: String,
+    client_text: IpText,
+    server_text: IpText,
 }
 
 impl EndpointCols {
@@ -78,13 +90,14 @@ impl EndpointCols {
             server_ip: StringBuilder::with_capacity(n, n * 16),
             server_port: UInt16Builder::with_capacity(n),
             transport: StringBuilder::with_capacity(n, n * 3),
-            scratch: String::new(),
+            client_text: IpText::default(),
+            server_text: IpText::default(),
         }
     }
     fn push(&mut self, e: &Endpoints) {
-        append_ip(&mut self.client_ip, &mut self.scratch, &e.client_ip);
+        append_ip(&mut self.client_ip, &mut self.client_text, &e.client_ip);
         self.client_port.append_value(e.client_port);
-        append_ip(&mut self.server_ip, &mut self.scratch, &e.server_ip);
+        append_ip(&mut self.server_ip, &mut self.server_text, &e.server_ip);
         self.server_port.append_value(e.server_port);
         self.transport.append_value(e.transport.name());
     }
@@ -199,7 +212,7 @@ pub fn flows_batch(capture: &str, rows: &[Flow]) -> Result<RecordBatch, ArrowErr
     let mut last = ts_builder(n);
     let mut proto = StringBuilder::with_capacity(n, n * 3);
     let mut ipv = UInt8Builder::with_capacity(n);
-    let mut scratch = String::new();
+    let (mut local_text, mut remote_text) = (IpText::default(), IpText::default());
     let mut lip = StringBuilder::with_capacity(n, n * 15);
     let mut lport = UInt16Builder::with_capacity(n);
     let mut rip = StringBuilder::with_capacity(n, n * 15);
@@ -215,9 +228,9 @@ pub fn flows_batch(capture: &str, rows: &[Flow]) -> Result<RecordBatch, ArrowErr
         last.append_value(s.last_ts);
         proto.append_value(&*proto_name(k.proto));
         ipv.append_value(s.ip_version);
-        append_ip(&mut lip, &mut scratch, &k.local_ip);
+        append_ip(&mut lip, &mut local_text, &k.local_ip);
         lport.append_value(k.local_port);
-        append_ip(&mut rip, &mut scratch, &k.remote_ip);
+        append_ip(&mut rip, &mut remote_text, &k.remote_ip);
         rport.append_value(k.remote_port);
         init.append_value(s.initiator.name());
         po.append_value(s.packets_out as i64);
@@ -344,9 +357,27 @@ mod tests {
         assert!(repeated("xy", usize::MAX).is_err());
     }
 
+    #[test]
+    fn remembered_address_text_follows_the_rows() {
+        let ips: Vec<IpAddr> = [
+            "10.0.0.1", "10.0.0.1", "::1", "::1", "10.0.0.1", "1.2.3.4", "::2",
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+        let (mut b, mut memo) = (StringBuilder::new(), IpText::default());
+        for ip in &ips {
+            append_ip(&mut b, &mut memo, ip);
+        }
+        let a = b.finish();
+        let got: Vec<String> = (0..a.len()).map(|i| a.value(i).to_string()).collect();
+        let want: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+        assert_eq!(got, want);
+    }
+
     fn formatted(ip: IpAddr) -> String {
         let mut b = StringBuilder::new();
-        append_ip(&mut b, &mut String::new(), &ip);
+        append_ip(&mut b, &mut IpText::default(), &ip);
         let a = b.finish();
         assert_eq!(a.len(), 1);
         a.value(0).to_string()
