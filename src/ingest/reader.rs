@@ -206,8 +206,8 @@ fn open_file(path: &Path) -> Result<(File, bool), ReadError> {
     Ok((file, got == 2 && head == [0x1f, 0x8b]))
 }
 
-/// The source of an in-order read: a capture read in windows of [`STREAM_CHUNK`] bytes,
-/// through gzip when it is compressed; true when it is.
+/// The source of an in-order read: a capture read in windows of [`STREAM_CHUNK`] bytes (a
+/// smaller file's size for a small file), through gzip when it is compressed; true when it is.
 ///
 /// Plain captures are read with `read` into one reused window rather than mapped: the copy
 /// runs at memory speed and leaves the window in the cache, where a map made the first touch
@@ -583,9 +583,10 @@ fn detect(src: &mut Source, summary: &mut ReadSummary) -> Result<Framer, ReadErr
     })
 }
 
-/// Asks the CPU to start loading the bytes a little ahead of the framer. Records sit at
-/// distances it cannot predict, and the first touch of a record otherwise waits on memory
-/// (half of the framer's time on a large capture of small packets).
+/// Asks the CPU to start loading the bytes a little ahead of the framer of a mapped capture.
+/// Records sit at distances it cannot predict, and the first touch of a record otherwise waits
+/// on memory (half of the framer's time on a large capture of small packets). An in-order read
+/// needs none: its window was just copied, so it is in the cache.
 #[inline(always)]
 fn prefetch_ahead(rest: &[u8]) {
     /// About twenty small packets ahead.
@@ -632,7 +633,6 @@ fn read_from(
     let mut framer = detect(src, summary)?;
     loop {
         let offset = src.offset();
-        prefetch_ahead(src.available());
         match framer.step(src.available(), offset)? {
             Step::Packet(p, used) => {
                 summary.packets += 1;
