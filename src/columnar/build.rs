@@ -14,7 +14,7 @@ use arrow::error::ArrowError;
 use super::schema::{CAPTURES, DNS, FLOWS, NAMES};
 use crate::drops::DropReason;
 use crate::extract::text::ipv4_text;
-use crate::extract::{CaptureRow, DnsRow, Endpoints, NameRow};
+use crate::extract::{CaptureRow, DnsRow, Endpoints, NameRow, RrType};
 use crate::flow::Flow;
 
 fn ts_builder(n: usize) -> TimestampMicrosecondBuilder {
@@ -116,35 +116,35 @@ pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowErr
     let mut ts = ts_builder(n);
     let mut ends = EndpointCols::new(n);
     let mut txid = UInt16Builder::with_capacity(n);
-    // Exact sizes: no buffer grows (each doubling copied the column and touched new memory).
-    let mut bytes = [0usize; 7];
+    // Exact sizes for the long texts: no buffer grows (each doubling copied the column and
+    // touched new memory). Type and response-code names are short (`AAAA`, `NXDOMAIN`).
+    let mut bytes = [0usize; 4];
     for r in rows {
         let lens = [
             r.query.as_deref().map_or(0, str::len),
-            r.qtype.as_deref().map_or(0, str::len),
-            r.rcode.len(),
             r.section.map_or(0, str::len),
             r.rr_name.as_deref().map_or(0, str::len),
-            r.rr_type.as_deref().map_or(0, str::len),
             r.answer.as_deref().map_or(0, str::len),
         ];
         for (b, l) in bytes.iter_mut().zip(lens) {
             *b += l;
         }
     }
-    let [mut query, mut qtype, mut rcode, mut section, mut rr_name, mut rr_type, mut answer] =
+    let [mut query, mut section, mut rr_name, mut answer] =
         bytes.map(|b| StringBuilder::with_capacity(n, b));
+    let [mut qtype, mut rcode, mut rr_type] =
+        std::array::from_fn(|_| StringBuilder::with_capacity(n, n * 8));
     let mut rr_ttl = UInt32Builder::with_capacity(n);
     for r in rows {
         ts.append_value(r.ts_us);
         ends.push(&r.ends);
         txid.append_value(r.txid);
         query.append_option(r.query.as_deref());
-        qtype.append_option(r.qtype.as_deref());
-        rcode.append_value(&r.rcode);
+        qtype.append_option(r.qtype.map(RrType::name));
+        rcode.append_value(r.rcode.name());
         section.append_option(r.section);
         rr_name.append_option(r.rr_name.as_deref());
-        rr_type.append_option(r.rr_type.as_deref());
+        rr_type.append_option(r.rr_type.map(RrType::name));
         rr_ttl.append_option(r.rr_ttl);
         answer.append_option(r.answer.as_deref());
     }

@@ -12,6 +12,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::svcb::SvcParamValue;
 use hickory_proto::rr::{Name, RData, RecordType};
 
+use super::records::{Rcode, RrType};
 use super::text::{escape_text, normalize_labels};
 
 /// Largest DNS message accepted (TCP's 2-byte length prefix allows 65535).
@@ -26,7 +27,7 @@ pub struct Answer {
     pub section: &'static str,
     /// Shared with the question and the other records of the same owner name.
     pub rr_name: Arc<str>,
-    pub rr_type: Cow<'static, str>,
+    pub rr_type: RrType,
     pub ttl: u32,
     pub value: String,
 }
@@ -36,8 +37,8 @@ pub struct Answer {
 pub struct Response {
     pub txid: u16,
     pub query: Option<Arc<str>>,
-    pub qtype: Option<Cow<'static, str>>,
-    pub rcode: Cow<'static, str>,
+    pub qtype: Option<RrType>,
+    pub rcode: Rcode,
     pub answers: Vec<Answer>,
 }
 
@@ -77,11 +78,11 @@ pub fn with_hickory(msg: &[u8]) -> Option<Response> {
 
 /// Rows of a parsed message.
 fn response_of(m: &Message, msg: &[u8]) -> Response {
-    let rcode = rcode_name(msg[3] & 0x0f);
+    let rcode = Rcode(msg[3] & 0x0f);
     let (query, qtype) = match m.queries.first() {
         Some(q) => (
             Some(Arc::from(name_text(&q.name))),
-            Some(type_name(q.query_type)),
+            Some(RrType(u16::from(q.query_type))),
         ),
         None => (None, None),
     };
@@ -97,12 +98,12 @@ fn response_of(m: &Message, msg: &[u8]) -> Response {
         .chain(m.additionals.iter().filter(glue).map(|r| ("additional", r)));
     for (section, rr) in records.take(MAX_ANSWERS) {
         let rr_name: Arc<str> = Arc::from(name_text(&rr.name));
-        let rr_type = type_name(rr.record_type());
+        let rr_type = RrType(u16::from(rr.record_type()));
         let mut push = |value: String| {
             answers.push(Answer {
                 section,
                 rr_name: rr_name.clone(),
-                rr_type: rr_type.clone(),
+                rr_type,
                 ttl: rr.ttl,
                 value,
             })
@@ -275,12 +276,12 @@ fn read_name(msg: &[u8], mut at: usize) -> Option<(String, usize)> {
 /// Header and first question of a message hickory could not parse.
 fn header_only(msg: &[u8]) -> Option<Response> {
     let txid = u16::from_be_bytes([*msg.first()?, *msg.get(1)?]);
-    let rcode = rcode_name(*msg.get(3)? & 0x0f);
+    let rcode = Rcode(*msg.get(3)? & 0x0f);
     let qdcount = u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]);
     let (query, qtype) = if qdcount > 0 {
         let (name, after) = read_name(msg, 12)?;
         let t = u16::from_be_bytes([*msg.get(after)?, *msg.get(after + 1)?]);
-        (Some(Arc::from(name)), Some(type_name_of(t)))
+        (Some(Arc::from(name)), Some(RrType(t)))
     } else {
         (None, None)
     };
@@ -377,20 +378,32 @@ pub(crate) mod tests {
         let r = parse_response(&sample_response()).unwrap().unwrap();
         assert_eq!(r.txid, 0x1234);
         assert_eq!(r.query.as_deref(), Some("www.example.com"));
-        assert_eq!(r.qtype.as_deref(), Some("A"));
-        assert_eq!(r.rcode, "NOERROR");
+        assert_eq!(r.qtype.map(RrType::name).as_deref(), Some("A"));
+        assert_eq!(r.rcode.name(), "NOERROR");
         assert!(r.answers.iter().all(|a| a.section == "answer"));
         let got: Vec<_> = r
             .answers
             .iter()
-            .map(|a| (&*a.rr_name, &*a.rr_type, a.ttl, a.value.as_str()))
+            .map(|a| {
+                (
+                    &*a.rr_name,
+                    a.rr_type.name().into_owned(),
+                    a.ttl,
+                    a.value.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
-                ("www.example.com", "CNAME", 60, "cdn.example.net"),
-                ("cdn.example.net", "A", 30, "1.2.3.4"),
-                ("cdn.example.net", "AAAA", 30, "2001:db8::1"),
+                (
+                    "www.example.com",
+                    "CNAME".to_string(),
+                    60,
+                    "cdn.example.net"
+                ),
+                ("cdn.example.net", "A".to_string(), 30, "1.2.3.4"),
+                ("cdn.example.net", "AAAA".to_string(), 30, "2001:db8::1"),
             ]
         );
     }
@@ -401,8 +414,8 @@ pub(crate) mod tests {
         m.extend_from_slice(b"\x04nope\x00\x00\x1c\x00\x01");
         let r = parse_response(&m).unwrap().unwrap();
         assert_eq!(
-            (&*r.rcode, r.answers.len(), r.qtype.as_deref()),
-            ("NXDOMAIN", 0, Some("AAAA"))
+            (r.rcode.name(), r.answers.len(), r.qtype.map(RrType::name)),
+            ("NXDOMAIN".into(), 0, Some("AAAA".into()))
         );
         m[2] = 0x01;
         assert_eq!(parse_response(&m), Ok(None));

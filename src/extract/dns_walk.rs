@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use super::dns::{rcode_name, type_name_of, Answer, Response, MAX_ANSWERS};
+use super::dns::{Answer, Response, MAX_ANSWERS};
+use super::records::{Rcode, RrType};
 use super::text::{ipv4_text, push_escaped};
 
 const TYPE_A: u16 = 1;
@@ -45,7 +46,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
         let t = msg.get(at..at + 4)?;
         if i == 0 {
             query = Some(Arc::<str>::from(text.as_str()));
-            qtype = Some(type_name_of(u16::from_be_bytes([t[0], t[1]])));
+            qtype = Some(RrType(u16::from_be_bytes([t[0], t[1]])));
         }
         at += 4;
     }
@@ -110,7 +111,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
                 answers.push(Answer {
                     section,
                     rr_name,
-                    rr_type: type_name_of(rr_type),
+                    rr_type: RrType(rr_type),
                     ttl,
                     value,
                 });
@@ -121,7 +122,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
         txid: u16::from_be_bytes([header[0], header[1]]),
         query,
         qtype,
-        rcode: rcode_name(header[3] & 0x0f),
+        rcode: Rcode(header[3] & 0x0f),
         answers,
     })
 }

@@ -13,4 +13,6 @@ pub mod text;
 pub mod tls;
 
 pub use capture::{extract_capture, extract_packets, ExtractLimits};
-pub use records::{CaptureOutput, CaptureRow, DnsRow, Endpoints, NameRow, Status, L4};
+pub use records::{
+    CaptureOutput, CaptureRow, DnsRow, Endpoints, NameRow, Rcode, RrType, Status, L4,
+};

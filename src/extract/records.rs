@@ -34,6 +34,28 @@ pub struct Endpoints {
     pub transport: L4,
 }
 
+/// A DNS record type number; named ([`RrType::name`]: `A`, `HTTPS`, `TYPE65534`) only when a
+/// row is written, so a row carries two bytes rather than a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RrType(pub u16);
+
+impl RrType {
+    pub fn name(self) -> Cow<'static, str> {
+        super::dns::type_name_of(self.0)
+    }
+}
+
+/// A DNS response code (the header's 4-bit RCODE); named ([`Rcode::name`]: `NOERROR`,
+/// `NXDOMAIN`) only when a row is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rcode(pub u8);
+
+impl Rcode {
+    pub fn name(self) -> Cow<'static, str> {
+        super::dns::rcode_name(self.0)
+    }
+}
+
 /// One DNS answer record (or one row for a response without answers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsRow {
@@ -42,13 +64,13 @@ pub struct DnsRow {
     pub txid: u16,
     /// Shared by the rows of one response.
     pub query: Option<Arc<str>>,
-    pub qtype: Option<Cow<'static, str>>,
-    pub rcode: Cow<'static, str>,
+    pub qtype: Option<RrType>,
+    pub rcode: Rcode,
     /// Section of the record: `answer`, `authority` or `additional` (null with no records).
     pub section: Option<&'static str>,
     /// Shared by the records of one owner name in a response.
     pub rr_name: Option<Arc<str>>,
-    pub rr_type: Option<Cow<'static, str>>,
+    pub rr_type: Option<RrType>,
     pub rr_ttl: Option<u32>,
     pub answer: Option<String>,
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use iotdest::columnar::schema::{CAPTURES, DNS, FLOWS, NAMES};
 use iotdest::columnar::{dns_batch, flows_batch, names_batch};
-use iotdest::extract::{DnsRow, Endpoints, NameRow, L4};
+use iotdest::extract::{DnsRow, Endpoints, NameRow, Rcode, RrType, L4};
 use iotdest::flow::{Flow, FlowKey, FlowStats, Initiator};
 use iotdest::store::{PartitionKey, PartitionWriter};
 
@@ -42,14 +42,19 @@ pub fn dns_row(
         txid: 1,
         query: Some(query.into()),
         qtype: Some(if rr_type == "AAAA" {
-            "AAAA".into()
+            RrType(28)
         } else {
-            "A".into()
+            RrType(1)
         }),
-        rcode: "NOERROR".into(),
+        rcode: Rcode(0),
         section: Some("answer"),
         rr_name: Some(rr_name.into()),
-        rr_type: Some(rr_type.to_string().into()),
+        rr_type: Some(RrType(match rr_type {
+            "A" => 1,
+            "CNAME" => 5,
+            "AAAA" => 28,
+            other => panic!("no type number for {other} in this test"),
+        })),
         rr_ttl: Some(60),
         answer: Some(answer.into()),
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Command;
 
 use iotdest::extract::dns::type_name_of;
+use iotdest::extract::RrType;
 
 use super::common::{captures_under, corpus, extract_file, have_tshark, par_map};
 
@@ -180,10 +181,14 @@ pub fn our_sets(path: &Path) -> Sets {
     }
     for rows in groups.values() {
         let q = rows[0].query.as_deref().unwrap_or_default().to_string();
-        let t = rows[0].qtype.as_deref().unwrap_or_default().to_string();
+        let t = rows[0]
+            .qtype
+            .map(RrType::name)
+            .unwrap_or_default()
+            .to_string();
         let mut any = false;
         for r in rows {
-            if matches!(r.rr_type.as_deref(), Some("A") | Some("AAAA")) {
+            if matches!(r.rr_type, Some(RrType(1 | 28))) {
                 if let Some(a) = &r.answer {
                     dns.insert((q.clone(), t.clone(), a.clone()));
                     any = true;
