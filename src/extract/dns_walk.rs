@@ -21,6 +21,8 @@ const TYPE_SOA: u16 = 6;
 const TYPE_PTR: u16 = 12;
 const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
+/// Bytes reserved for a name's text: most names are shorter.
+const NAME_ROOM: usize = 128;
 /// EDNS options hickory-proto decodes (and may refuse): NSID, client subnet, DAU.
 const EDNS_INTERPRETED: [u16; 3] = [3, 5, 8];
 /// The UPDATE opcode, whose empty records follow other rules.
@@ -37,9 +39,11 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
     let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
     let mut at = 12;
     let (mut query, mut qtype) = (None, None);
-    let mut text = String::new();
-    // Names that are checked but do not become rows (authority NS, SOA) are read into this.
-    let mut scratch = String::new();
+    // Room for most names at once: a name grown label by label reallocated two or three times.
+    let mut text = String::with_capacity(NAME_ROOM);
+    // Names that are checked but do not become rows (authority NS, SOA), and names that become
+    // values before they are copied out at their exact size, are read into this.
+    let mut scratch = String::with_capacity(NAME_ROOM);
     for i in 0..qd {
         text.clear();
         at = read_name(msg, at, &mut text)?;
@@ -50,7 +54,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
         }
         at += 4;
     }
-    let mut answers: Vec<Answer> = Vec::new();
+    let mut answers: Vec<Answer> = Vec::with_capacity(an.min(MAX_ANSWERS));
     let mut edns = false;
     for (section, n) in [("answer", an), ("authority", ns), ("additional", ar)] {
         for _ in 0..n {
@@ -81,9 +85,9 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
                     std::net::Ipv6Addr::from(<[u8; 16]>::try_from(rdata).ok()?).to_string()
                 }
                 TYPE_CNAME | TYPE_PTR | TYPE_NS if section == "answer" => {
-                    let mut name = String::new();
-                    (read_name(msg, start, &mut name)? == end).then_some(())?;
-                    name
+                    scratch.clear();
+                    (read_name(msg, start, &mut scratch)? == end).then_some(())?;
+                    scratch.as_str().to_owned()
                 }
                 TYPE_CNAME | TYPE_PTR | TYPE_NS => {
                     // Checked, not a row: only addresses are taken as glue.
