@@ -170,11 +170,27 @@ pub fn names_batch(capture: &str, rows: &[NameRow]) -> Result<RecordBatch, Arrow
     let mut ts = ts_builder(n);
     let mut ends = EndpointCols::new(n);
     let mut protocol = StringBuilder::with_capacity(n, n * 4);
-    let mut name = StringBuilder::new();
-    let mut alpn = StringBuilder::new();
-    let mut version = StringBuilder::new();
-    let mut ua = StringBuilder::new();
-    let [mut ja4, mut ja4_r, mut ja3, mut ja3_full] = std::array::from_fn(|_| StringBuilder::new());
+    // Exact sizes, as for `dns`: the fingerprint columns are long (a full JA3 string is a few
+    // hundred bytes), and growing them by doubling was most of this batch's copying.
+    let mut bytes = [0usize; 8];
+    for r in rows {
+        let f = r.fingerprint.as_deref();
+        let lens = [
+            r.name.as_deref().map_or(0, str::len),
+            r.alpn.as_deref().map_or(0, str::len),
+            r.tls_version.as_deref().map_or(0, str::len),
+            r.user_agent.as_deref().map_or(0, str::len),
+            f.map_or(0, |f| f.ja4.len()),
+            f.map_or(0, |f| f.ja4_r.len()),
+            f.map_or(0, |f| f.ja3.len()),
+            f.map_or(0, |f| f.ja3_full.len()),
+        ];
+        for (b, l) in bytes.iter_mut().zip(lens) {
+            *b += l;
+        }
+    }
+    let [mut name, mut alpn, mut version, mut ua, mut ja4, mut ja4_r, mut ja3, mut ja3_full] =
+        bytes.map(|b| StringBuilder::with_capacity(n, b));
     for r in rows {
         ts.append_value(r.ts_us);
         ends.push(&r.ends);
