@@ -79,6 +79,18 @@ pub fn parse_client_hello(stream: &[u8]) -> Progress {
             Ok(v) => v,
             Err(_) => return Progress::Malformed,
         };
+        // The common case, the whole message in the first record, is read in place.
+        if hs.is_empty() {
+            if let [_, a, b, c, ..] = *rec.data {
+                let need = 4 + ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c));
+                if need > MAX_CLIENT_HELLO {
+                    return Progress::Malformed;
+                }
+                if rec.data.len() >= need {
+                    return parse_handshake(&rec.data[..need]);
+                }
+            }
+        }
         hs.extend_from_slice(rec.data);
         rest = after;
         if hs.len() >= 4 {
@@ -127,11 +139,13 @@ fn parse_handshake(hs: &[u8]) -> Progress {
     };
     let ciphers: Vec<u16> = ch.ciphers.iter().map(|c| c.0).collect();
     let mut out = ClientHello {
-        version: Some(version_name(ch.version.0)),
         fingerprint: Some(HelloFields::new(ch.version.0, &ciphers, ch.ext)),
         ..Default::default()
     };
+    // Named once, at the end: supported_versions usually overrides the legacy field.
+    let mut version = ch.version.0;
     let Some(ext) = ch.ext else {
+        out.version = Some(version_name(version));
         return Progress::Hello(out);
     };
     let Ok((_, exts)) = parse_tls_client_hello_extensions(ext) else {
@@ -148,11 +162,20 @@ fn parse_handshake(hs: &[u8]) -> Progress {
                 }
             }
             TlsExtension::ALPN(list) => {
-                let protos: Vec<String> = list
-                    .iter()
-                    .map(|p| escape_text(p).replace(',', "\\x2c"))
-                    .collect();
-                out.alpn = Some(protos.join(","));
+                // Comma-separated; a comma inside a protocol name is escaped.
+                let mut alpn = String::new();
+                for (i, p) in list.iter().enumerate() {
+                    if i > 0 {
+                        alpn.push(',');
+                    }
+                    let text = escape_text(p);
+                    if text.contains(',') {
+                        alpn.push_str(&text.replace(',', "\\x2c"));
+                    } else {
+                        alpn.push_str(&text);
+                    }
+                }
+                out.alpn = Some(alpn);
             }
             TlsExtension::SupportedVersions(vs) => {
                 if let Some(best) = vs
@@ -161,12 +184,13 @@ fn parse_handshake(hs: &[u8]) -> Progress {
                     .filter(|v| !is_grease(*v))
                     .max_by_key(|v| version_rank(*v))
                 {
-                    out.version = Some(version_name(best));
+                    version = best;
                 }
             }
             _ => {}
         }
     }
+    out.version = Some(version_name(version));
     Progress::Hello(out)
 }
 
