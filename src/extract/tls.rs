@@ -79,29 +79,21 @@ pub fn parse_client_hello(stream: &[u8]) -> Progress {
             Ok(v) => v,
             Err(_) => return Progress::Malformed,
         };
-        // The common case, the whole message in the first record, is read in place.
-        if hs.is_empty() {
-            if let [_, a, b, c, ..] = *rec.data {
-                let need = 4 + ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c));
-                if need > MAX_CLIENT_HELLO {
-                    return Progress::Malformed;
-                }
-                if rec.data.len() >= need {
-                    return parse_handshake(&rec.data[..need]);
-                }
-            }
-        }
-        hs.extend_from_slice(rec.data);
         rest = after;
-        if hs.len() >= 4 {
-            let need =
-                4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
-            if need > MAX_CLIENT_HELLO {
-                return Progress::Malformed;
-            }
-            if hs.len() >= need {
-                return parse_handshake(&hs[..need]);
-            }
+        // The common case, the whole message in its first record, is parsed in place.
+        let data: &[u8] = if hs.is_empty() {
+            rec.data
+        } else {
+            hs.extend_from_slice(rec.data);
+            &hs
+        };
+        match whole_message(data) {
+            Whole::Message(m) => return parse_handshake(m),
+            Whole::TooLong => return Progress::Malformed,
+            Whole::NeedMore => {}
+        }
+        if hs.is_empty() {
+            hs.extend_from_slice(rec.data);
         }
         if stream.len() - rest.len() > MAX_TLS_STREAM {
             return Progress::Malformed;
@@ -118,17 +110,30 @@ pub fn parse_client_hello_message(hs: &[u8]) -> Progress {
     if hs[0] != 1 {
         return Progress::NotTls;
     }
-    if hs.len() < 4 {
-        return Progress::NeedMore;
+    match whole_message(hs) {
+        Whole::Message(m) => parse_handshake(m),
+        Whole::TooLong => Progress::Malformed,
+        Whole::NeedMore => Progress::NeedMore,
     }
-    let need = 4 + ((usize::from(hs[1]) << 16) | (usize::from(hs[2]) << 8) | usize::from(hs[3]));
+}
+
+/// The handshake message at the start of some bytes, by its 3-byte length.
+enum Whole<'a> {
+    Message(&'a [u8]),
+    NeedMore,
+    /// Declared longer than [`MAX_CLIENT_HELLO`].
+    TooLong,
+}
+
+fn whole_message(hs: &[u8]) -> Whole<'_> {
+    let [_, a, b, c, ..] = *hs else {
+        return Whole::NeedMore;
+    };
+    let need = 4 + ((usize::from(a) << 16) | (usize::from(b) << 8) | usize::from(c));
     if need > MAX_CLIENT_HELLO {
-        return Progress::Malformed;
+        return Whole::TooLong;
     }
-    if hs.len() < need {
-        return Progress::NeedMore;
-    }
-    parse_handshake(&hs[..need])
+    hs.get(..need).map_or(Whole::NeedMore, Whole::Message)
 }
 
 fn parse_handshake(hs: &[u8]) -> Progress {
