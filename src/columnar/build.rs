@@ -1,6 +1,5 @@
 //! Rows → Arrow record batches, one builder per table.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use arrow::error::ArrowError;
 
 use super::schema::{CAPTURES, DNS, FLOWS, NAMES};
 use crate::drops::DropReason;
-use crate::extract::text::ipv4_text;
+use crate::extract::text::{ipv4_text, ipv6_text};
 use crate::extract::{CaptureRow, DnsRow, Endpoints, NameRow, RrType};
 use crate::flow::Flow;
 
@@ -46,9 +45,7 @@ fn append_ip(b: &mut StringBuilder, memo: &mut IpText, ip: &IpAddr) {
         memo.text.clear();
         match ip {
             IpAddr::V4(v4) => memo.text.push_str(ipv4_text(v4.octets(), &mut [0; 15])),
-            IpAddr::V6(v6) => {
-                let _ = write!(memo.text, "{v6}");
-            }
+            IpAddr::V6(v6) => memo.text.push_str(ipv6_text(v6.octets(), &mut [0; 39])),
         }
         memo.last = Some(*ip);
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::dns::{Answer, Response, MAX_ANSWERS};
 use super::records::{Rcode, RrType};
-use super::text::{ipv4_text, push_escaped};
+use super::text::{ipv4_text, ipv6_text, push_escaped};
 
 const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;
@@ -81,9 +81,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
             }
             let value = match rr_type {
                 TYPE_A => ipv4_text(<[u8; 4]>::try_from(rdata).ok()?, &mut [0; 15]).to_owned(),
-                TYPE_AAAA => {
-                    std::net::Ipv6Addr::from(<[u8; 16]>::try_from(rdata).ok()?).to_string()
-                }
+                TYPE_AAAA => ipv6_text(<[u8; 16]>::try_from(rdata).ok()?, &mut [0; 39]).to_owned(),
                 TYPE_CNAME | TYPE_PTR | TYPE_NS if section == "answer" => {
                     scratch.clear();
                     (read_name(msg, start, &mut scratch)? == end).then_some(())?;
