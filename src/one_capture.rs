@@ -28,6 +28,9 @@ const MIN_CHUNK: usize = 64 << 10;
 const MAX_CHUNK: usize = 1 << 20;
 /// Chunks framed per thread ahead of the slowest thread's flows (bounds memory).
 pub const AHEAD: usize = 4;
+/// Bytes of the map handed back to the kernel at once, once every worker has run them (the
+/// map's resident pages stay below this plus the chunks in flight).
+const RELEASE_STEP: usize = 16 << 20;
 
 /// Extracts one capture on `workers` threads (this one and `workers - 1` more).
 pub fn extract_threaded(
@@ -191,10 +194,14 @@ impl<'m> Plan<'m> {
                     .as_ref()
                     .map_or(self.released, |r| r.next.offset());
                 self.slots[c] = Slot::Done;
-                // Chunks are finished in order (every worker runs them in order).
-                cap.release(self.released, end);
-                // The page holding `end` also holds the next chunk's start: it goes with it.
-                self.released = self.released.max(end & !4095);
+                // Chunks are finished in order (every worker runs them in order). Pages go
+                // back [`RELEASE_STEP`] bytes at a time: each release interrupts every core
+                // that ran the map to flush its page tables (in a VM, an exit each).
+                if end >= self.released + RELEASE_STEP {
+                    cap.release(self.released, end);
+                    // The page holding `end` also holds the next chunk's start: it goes with it.
+                    self.released = self.released.max(end & !4095);
+                }
             }
         }
     }
