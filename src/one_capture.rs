@@ -92,6 +92,8 @@ struct Plan<'m> {
     released: usize,
     /// A thread panicked or could not start: everyone stops.
     failed: bool,
+    /// Threads waiting on the condition variable (nobody to wake: no system call).
+    waiting: usize,
     /// Packet lists already run, kept for the chunks framed next.
     spare: Vec<Vec<Sorted<'m>>>,
 }
@@ -183,27 +185,43 @@ impl<'m> Plan<'m> {
         Ok(())
     }
 
-    /// Worker `w` ran chunk `c`; the last to run it drops it.
-    fn ran(&mut self, w: usize, c: usize, cap: &WholeCapture) {
+    /// Worker `w` ran chunk `c`; the last to run it drops it. Returns a byte range of the map
+    /// that every worker is done with, for the caller to hand back to the kernel once it has
+    /// let go of the plan (the kernel unmaps it and interrupts the other cores to flush their
+    /// page tables: ~0.5 ms for [`RELEASE_STEP`] bytes, which the other threads should not
+    /// wait out for the lock).
+    fn ran(&mut self, w: usize, c: usize) -> Option<(usize, usize)> {
         self.at[w] = c + 1;
-        if let Slot::Framed { left, chunk, .. } = &mut self.slots[c] {
-            *left = left.saturating_sub(1);
-            if *left == 0 {
-                let end = chunk
-                    .read
-                    .as_ref()
-                    .map_or(self.released, |r| r.next.offset());
-                self.slots[c] = Slot::Done;
-                // Chunks are finished in order (every worker runs them in order). Pages go
-                // back [`RELEASE_STEP`] bytes at a time: each release interrupts every core
-                // that ran the map to flush its page tables (in a VM, an exit each).
-                if end >= self.released + RELEASE_STEP {
-                    cap.release(self.released, end);
-                    // The page holding `end` also holds the next chunk's start: it goes with it.
-                    self.released = self.released.max(end & !4095);
-                }
-            }
+        let Slot::Framed { left, chunk, .. } = &mut self.slots[c] else {
+            return None;
+        };
+        *left = left.saturating_sub(1);
+        if *left > 0 {
+            return None;
         }
+        let end = chunk
+            .read
+            .as_ref()
+            .map_or(self.released, |r| r.next.offset());
+        self.slots[c] = Slot::Done;
+        // Chunks are finished in order (every worker runs them in order). Pages go back
+        // [`RELEASE_STEP`] bytes at a time: each release interrupts every core that ran the
+        // map to flush its page tables (in a VM, an exit each).
+        if end < self.released + RELEASE_STEP {
+            return None;
+        }
+        let from = self.released;
+        // The page holding `end` also holds the next chunk's start: it goes with it.
+        self.released = self.released.max(end & !4095);
+        Some((from, end))
+    }
+}
+
+/// Wakes the threads waiting for the plan, if any (a system call each time otherwise, twice
+/// per chunk and thread).
+fn wake(plan: &Plan<'_>, cv: &Condvar) {
+    if plan.waiting > 0 {
+        cv.notify_all();
     }
 }
 
@@ -241,15 +259,24 @@ fn lane<'m>(
     loop {
         match g.next(w) {
             Next::Exit => break,
-            Next::Wait => g = cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+            Next::Wait => {
+                g.waiting += 1;
+                g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                g.waiting -= 1;
+            }
             Next::Run(c, mut packets, datagrams) => {
                 drop(g);
                 worker.run_chunk(&packets, &datagrams);
                 packets.clear();
                 g = lock(plan);
                 g.spare.push(packets);
-                g.ran(w, c, cap);
-                cv.notify_all();
+                let done = g.ran(w, c);
+                wake(&g, cv);
+                if let Some((from, to)) = done {
+                    drop(g);
+                    cap.release(from, to);
+                    g = lock(plan);
+                }
             }
             Next::Frame(k, mut lists) => {
                 drop(g);
@@ -263,7 +290,7 @@ fn lane<'m>(
                 g = lock(plan);
                 g.spare.append(&mut lists);
                 g.slots[k] = framed(chunk, workers);
-                cv.notify_all();
+                wake(&g, cv);
             }
             Next::Reframe(k, start, mut lists) => {
                 drop(g);
@@ -272,7 +299,7 @@ fn lane<'m>(
                 g = lock(plan);
                 g.spare.append(&mut lists);
                 g.slots[k] = framed(chunk, workers);
-                cv.notify_all();
+                wake(&g, cv);
             }
         }
     }
@@ -319,6 +346,7 @@ pub fn extract_chunked(
         tally: Tally::default(),
         released: 0,
         failed: false,
+        waiting: 0,
         spare: Vec::new(),
     });
     let cv = Condvar::new();
