@@ -4,7 +4,7 @@
 //! rayon pool; each chunk's results are collected in input order and appended to the current
 //! partition's writer, which is committed when the next partition begins. Output therefore does
 //! not depend on the number of threads, and memory holds one chunk of rows at a time.
-//! This is the only module that knows rayon.
+//! This module owns the rayon pool (`store::columns` only hands a table's columns to it).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -108,19 +108,26 @@ fn split_from(captures: &[CaptureFile], cfg: &ExtractConfig) -> u64 {
 fn extract_one(file: &CaptureFile, cfg: &ExtractConfig, split_from: u64) -> Done {
     let (limits, threads) = (cfg.limits, cfg.threads.max(1));
     let big = std::fs::metadata(&file.path).is_ok_and(|m| m.len() >= split_from);
-    let out = if threads > 1 && big && file.undated.is_none() {
+    let split = threads > 1 && big && file.undated.is_none();
+    let out = if split {
         extract_threaded(file, limits, threads)
     } else {
         extract_capture(file, limits)
     };
     let cap = &out.capture.capture;
-    let batches = dns_batch(cap, &out.dns).and_then(|dns| {
-        Ok([
-            dns,
-            names_batch(cap, &out.names)?,
-            flows_batch(cap, &out.flows)?,
-        ])
-    });
+    // A split capture's threads are idle now: its three tables are built side by side.
+    let ((dns, names), flows) = if split {
+        rayon::join(
+            || rayon::join(|| dns_batch(cap, &out.dns), || names_batch(cap, &out.names)),
+            || flows_batch(cap, &out.flows),
+        )
+    } else {
+        (
+            (dns_batch(cap, &out.dns), names_batch(cap, &out.names)),
+            flows_batch(cap, &out.flows),
+        )
+    };
+    let batches = (|| Ok([dns?, names?, flows?]))();
     Done {
         capture: out.capture,
         batches,

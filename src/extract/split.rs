@@ -548,26 +548,11 @@ pub fn finish(
     for w in workers {
         drops.merge(&w.ex.out.drops);
         flows.extend(w.ex.flows.finish());
-        dns.extend(
-            w.ex.out
-                .dns
-                .into_iter()
-                .zip(w.dns_seq)
-                .enumerate()
-                .map(|(i, (r, seq))| ((r.ts_us, seq, i), r)),
-        );
-        names.extend(
-            w.ex.out
-                .names
-                .into_iter()
-                .zip(w.names_seq)
-                .enumerate()
-                .map(|(i, (r, seq))| ((r.ts_us, seq, i), r)),
-        );
+        dns.push((w.ex.out.dns, w.dns_seq));
+        names.push((w.ex.out.names, w.names_seq));
     }
-    // Keys are unique: one packet's rows are all in one worker, numbered in push order.
-    dns.sort_unstable_by_key(|(k, _)| *k);
-    names.sort_unstable_by_key(|(k, _)| *k);
+    let dns = merge_rows(dns, |r| r.ts_us);
+    let names = merge_rows(names, |r| r.ts_us);
     sort_flows(&mut flows);
     let outcome = read_outcome(file, meta.is_some(), Some(read));
     output(
@@ -575,14 +560,63 @@ pub fn finish(
         meta,
         outcome,
         Rows {
-            dns: dns.into_iter().map(|(_, r)| r).collect(),
-            names: names.into_iter().map(|(_, r)| r).collect(),
+            dns,
+            names,
             flows,
             drops,
             first_ts: tally.first_ts,
             last_ts: tally.last_ts,
         },
     )
+}
+
+/// The workers' rows in the serial order: by time, then packet number, then the order one
+/// packet produced them (`lists` holds each worker's rows with the packet number of each).
+/// Keys are unique: one packet's rows are all in one worker, in push order. Each worker's rows
+/// are in capture order, so when the capture's times never go back every list is already in
+/// key order and a k-way merge moves each row once; otherwise all rows are sorted.
+fn merge_rows<R>(lists: Vec<(Vec<R>, Vec<u64>)>, ts: impl Fn(&R) -> i64) -> Vec<R> {
+    let total = lists.iter().map(|(rows, _)| rows.len()).sum();
+    let in_order = lists.iter().all(|(rows, seqs)| {
+        rows.len() == seqs.len() && rows.iter().zip(seqs).map(|(r, &q)| (ts(r), q)).is_sorted()
+    });
+    let mut out = Vec::with_capacity(total);
+    if !in_order {
+        let mut keyed = Vec::with_capacity(total);
+        for (rows, seqs) in lists {
+            keyed.extend(
+                rows.into_iter()
+                    .zip(seqs.into_iter().chain(std::iter::repeat(u64::MAX)))
+                    .enumerate()
+                    .map(|(i, (r, q))| ((ts(&r), q, i), r)),
+            );
+        }
+        keyed.sort_unstable_by_key(|(k, _)| *k);
+        out.extend(keyed.into_iter().map(|(_, r)| r));
+        return out;
+    }
+    let mut heads: Vec<_> = lists
+        .into_iter()
+        .map(|(rows, seqs)| rows.into_iter().zip(seqs).peekable())
+        .collect();
+    // A heap of (time, packet number, list) over the lists' next rows; ties cannot happen
+    // between lists (packet numbers are unique), and inside a list order is kept.
+    let mut heap = std::collections::BinaryHeap::with_capacity(heads.len());
+    for (i, h) in heads.iter_mut().enumerate() {
+        if let Some((r, q)) = h.peek() {
+            heap.push(std::cmp::Reverse((ts(r), *q, i)));
+        }
+    }
+    while let Some(std::cmp::Reverse((_, _, i))) = heap.pop() {
+        let Some(h) = heads.get_mut(i) else { break };
+        if let Some((r, _)) = h.next() {
+            out.push(r);
+        }
+        if let Some((r, q)) = h.peek() {
+            heap.push(std::cmp::Reverse((ts(r), *q, i)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

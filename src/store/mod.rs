@@ -1,5 +1,6 @@
 //! Store: hive-partitioned Parquet (`<table>/device=/year=/month=/part-<n>.parquet`).
 
+pub mod columns;
 pub mod inventory;
 pub mod location;
 pub mod manifest;

@@ -20,11 +20,12 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
-use parquet::arrow::{ArrowWriter, AsyncArrowWriter};
+use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use super::columns::ColumnsWriter;
 use super::location::{block, Location};
 use super::partition::PartitionKey;
 
@@ -117,7 +118,8 @@ pub fn writer_properties(schema: &SchemaRef) -> WriterProperties {
 
 /// Where a part goes.
 enum Sink {
-    Local(ArrowWriter<BufWriter<File>>),
+    /// A local file, its columns encoded side by side on the rayon pool.
+    Local(ColumnsWriter),
     Remote(Box<AsyncArrowWriter<object_store::buffered::BufWriter>>),
 }
 
@@ -270,10 +272,11 @@ impl PartitionWriter {
                 fs::create_dir_all(parent).map_err(io_err(parent))?;
             }
             let file = File::create(&path).map_err(io_err(&path))?;
-            return ArrowWriter::try_new(
+            return ColumnsWriter::try_new(
                 BufWriter::with_capacity(1 << 20, file),
                 schema.clone(),
-                Some(writer_properties(schema)),
+                writer_properties(schema),
+                ROW_GROUP_ROWS,
             )
             .map(Sink::Local)
             .map_err(parquet);
@@ -341,7 +344,7 @@ impl PartitionWriter {
         };
         if let Some(w) = t.writer.take() {
             let closed = match w {
-                Sink::Local(w) => w.close().map(|_| ()),
+                Sink::Local(w) => w.close(),
                 Sink::Remote(w) => block(w.close()).map(|_| ()),
             };
             closed.map_err(|source| StoreError::Parquet { path, source })?;
@@ -546,6 +549,7 @@ mod tests {
     use super::*;
     use arrow::array::{ArrayRef, Int64Array, StringArray, UInt16Array};
     use arrow::datatypes::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
     use parquet::basic::Encoding;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use std::sync::Arc;
