@@ -955,11 +955,13 @@ fn pcapng_chain(b: &[u8], at: usize, be: bool, interfaces: usize) -> bool {
 /// (or to the end of the file).
 fn pcap_chain(b: &[u8], at: usize, be: bool, hdr: usize, frac_limit: u32) -> bool {
     let mut q = at;
+    let mut before: Option<u32> = None;
     for _ in 0..GUESS_CHAIN {
         if q == b.len() {
             return true;
         }
-        let (Some(frac), Some(caplen), Some(orig)) = (
+        let (Some(secs), Some(frac), Some(caplen), Some(orig)) = (
+            u32_at(b, q, be),
             u32_at(b, q + 4, be),
             u32_at(b, q + 8, be),
             u32_at(b, q + 12, be),
@@ -970,6 +972,14 @@ fn pcap_chain(b: &[u8], at: usize, be: bool, hdr: usize, frac_limit: u32) -> boo
         if frac >= frac_limit || caplen > MAX_CAPLEN || (orig as usize) < caplen {
             return false;
         }
+        // Only a guess (the caller checks it): also turn down what records almost never are,
+        // an empty record or a time more than a day from the record before. Without this, runs
+        // of zero bytes inside packets (QUIC and TLS padding) chain as empty records, and a
+        // chunk starting there was framed twice.
+        if caplen == 0 || before.is_some_and(|t| t.abs_diff(secs) > 86_400) {
+            return false;
+        }
+        before = Some(secs);
         if q + hdr + caplen > b.len() {
             return false;
         }
@@ -1211,6 +1221,46 @@ mod tests {
         for cut in 0..f.len() {
             std::fs::write(&path, &f[..cut]).unwrap();
             let _ = read_capture(&path, |_| {});
+        }
+    }
+
+    /// Packets padded with long runs of zero bytes (as QUIC Initials and TLS records are):
+    /// from any offset, the guessed record start is the first true one at or after it, not a
+    /// chain of "empty records" inside the padding.
+    #[test]
+    fn guesses_skip_zero_padding_inside_classic_records() {
+        let mut packets = Vec::new();
+        let mut bodies = Vec::new();
+        for i in 0..40u32 {
+            let mut body = vec![0x45, 0, 5, 0xdc, i as u8, 1, 2, 3];
+            body.resize(200 + (i as usize % 7) * 150, 0);
+            body.extend_from_slice(&[0xab; 9]);
+            bodies.push(body);
+        }
+        for (i, body) in bodies.iter().enumerate() {
+            packets.push((1_700_000_000 + i as u32, (i as u32) * 1000, body.as_slice()));
+        }
+        let bytes = pcap_bytes(false, false, &packets);
+        let mut starts = Vec::new();
+        let mut at = 24;
+        for body in &bodies {
+            starts.push(at);
+            at += 16 + body.len();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("padded.pcap");
+        std::fs::write(&path, &bytes).unwrap();
+        let cap = WholeCapture::open(&path).unwrap().unwrap();
+        for from in (24..bytes.len()).step_by(5) {
+            let want = starts.iter().copied().find(|&s| s >= from);
+            let got = cap.guess(from, bytes.len()).map(|p| p.offset());
+            match want {
+                // Within the last GUESS_CHAIN records a chain may also end at the file's end.
+                Some(w) if starts.iter().filter(|&&s| s >= w).count() > GUESS_CHAIN => {
+                    assert_eq!(got, Some(w), "guess from {from}")
+                }
+                _ => {}
+            }
         }
     }
 }
