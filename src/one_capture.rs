@@ -15,7 +15,7 @@
 use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 
 use crate::extract::split::{
-    finish, Batch, Chunk, Completed, Dispatcher, Reassembly, Sorted, Tally, Worker,
+    finish, Batch, Chunk, Closed, Completed, Dispatcher, Reassembly, Sorted, Tally, Worker,
 };
 use crate::extract::{extract_capture, CaptureOutput, ExtractLimits};
 use crate::ingest::discover::CaptureFile;
@@ -252,7 +252,7 @@ fn lane<'m>(
     size: usize,
     plan: &Mutex<Plan<'m>>,
     cv: &Condvar,
-) -> Worker {
+) -> Closed {
     let _alarm = Alarm { plan, cv };
     let workers = lock(plan).workers;
     let mut g = lock(plan);
@@ -305,7 +305,7 @@ fn lane<'m>(
     }
     drop(g);
     cv.notify_all();
-    worker
+    worker.close()
 }
 
 fn framed(chunk: Chunk<'_>, workers: usize) -> Slot<'_> {
@@ -437,7 +437,7 @@ pub fn extract_dispatched(
                         b.clear();
                         let _ = free_tx.send(b);
                     }
-                    w
+                    w.close()
                 });
             match spawned {
                 Ok(h) => handles.push(h),
@@ -463,7 +463,7 @@ pub fn extract_dispatched(
             }
         }
         drop(lanes);
-        let team: Vec<Worker> = handles
+        let team: Vec<Closed> = handles
             .into_iter()
             .map(|h| match h.join() {
                 Ok(w) => w,

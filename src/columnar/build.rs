@@ -107,57 +107,76 @@ impl EndpointCols {
     }
 }
 
+/// Rows from which a batch's column groups are built as two tasks on the caller's rayon pool
+/// (on a busy pool, or a pool of one thread, the caller builds both).
+const PARALLEL_ROWS: usize = 4096;
+
 /// `dns` rows of one capture.
 pub fn dns_batch(capture: &str, rows: &[DnsRow]) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
-    let mut ts = ts_builder(n);
-    let mut ends = EndpointCols::new(n);
-    let mut txid = UInt16Builder::with_capacity(n);
-    // Exact sizes for the long texts: no buffer grows (each doubling copied the column and
-    // touched new memory). Type and response-code names are short (`AAAA`, `NXDOMAIN`).
-    let mut bytes = [0usize; 4];
-    for r in rows {
-        let lens = [
-            r.query.as_deref().map_or(0, str::len),
-            r.section.map_or(0, str::len),
-            r.rr_name.as_deref().map_or(0, str::len),
-            r.answer.as_deref().map_or(0, str::len),
-        ];
-        for (b, l) in bytes.iter_mut().zip(lens) {
-            *b += l;
+    // Two groups of columns of about equal cost: time, endpoints (address text) and ids; the
+    // question and record texts.
+    let head = || {
+        let mut ts = ts_builder(n);
+        let mut ends = EndpointCols::new(n);
+        let mut txid = UInt16Builder::with_capacity(n);
+        for r in rows {
+            ts.append_value(r.ts_us);
+            ends.push(&r.ends);
+            txid.append_value(r.txid);
         }
-    }
-    let [mut query, mut section, mut rr_name, mut answer] =
-        bytes.map(|b| StringBuilder::with_capacity(n, b));
-    let [mut qtype, mut rcode, mut rr_type] =
-        std::array::from_fn(|_| StringBuilder::with_capacity(n, n * 8));
-    let mut rr_ttl = UInt32Builder::with_capacity(n);
-    for r in rows {
-        ts.append_value(r.ts_us);
-        ends.push(&r.ends);
-        txid.append_value(r.txid);
-        query.append_option(r.query.as_deref());
-        qtype.append_option(r.qtype.map(RrType::name));
-        rcode.append_value(r.rcode.name());
-        section.append_option(r.section);
-        rr_name.append_option(r.rr_name.as_deref());
-        rr_type.append_option(r.rr_type.map(RrType::name));
-        rr_ttl.append_option(r.rr_ttl);
-        answer.append_option(r.answer.as_deref());
-    }
+        (ts, ends, txid)
+    };
+    let records = || {
+        // Exact sizes for the long texts: no buffer grows (each doubling copied the column and
+        // touched new memory). Type and response-code names are short (`AAAA`, `NXDOMAIN`).
+        let mut bytes = [0usize; 4];
+        for r in rows {
+            let lens = [
+                r.query.as_deref().map_or(0, str::len),
+                r.section.map_or(0, str::len),
+                r.rr_name.as_deref().map_or(0, str::len),
+                r.answer.as_deref().map_or(0, str::len),
+            ];
+            for (b, l) in bytes.iter_mut().zip(lens) {
+                *b += l;
+            }
+        }
+        let [mut query, mut section, mut rr_name, mut answer] =
+            bytes.map(|b| StringBuilder::with_capacity(n, b));
+        let [mut qtype, mut rcode, mut rr_type] =
+            std::array::from_fn(|_| StringBuilder::with_capacity(n, n * 8));
+        let mut rr_ttl = UInt32Builder::with_capacity(n);
+        for r in rows {
+            query.append_option(r.query.as_deref());
+            qtype.append_option(r.qtype.map(RrType::name));
+            rcode.append_value(r.rcode.name());
+            section.append_option(r.section);
+            rr_name.append_option(r.rr_name.as_deref());
+            rr_type.append_option(r.rr_type.map(RrType::name));
+            rr_ttl.append_option(r.rr_ttl);
+            answer.append_option(r.answer.as_deref());
+        }
+        [
+            Arc::new(query.finish()) as ArrayRef,
+            Arc::new(qtype.finish()),
+            Arc::new(rcode.finish()),
+            Arc::new(section.finish()),
+            Arc::new(rr_name.finish()),
+            Arc::new(rr_type.finish()),
+            Arc::new(rr_ttl.finish()),
+            Arc::new(answer.finish()),
+        ]
+    };
+    let ((mut ts, ends, mut txid), records) = if n >= PARALLEL_ROWS {
+        rayon::join(head, records)
+    } else {
+        (head(), records())
+    };
     let mut cols: Vec<ArrayRef> = vec![Arc::new(ts.finish()), repeated(capture, n)?];
     ends.finish(&mut cols);
-    cols.extend([
-        Arc::new(txid.finish()) as ArrayRef,
-        Arc::new(query.finish()),
-        Arc::new(qtype.finish()),
-        Arc::new(rcode.finish()),
-        Arc::new(section.finish()),
-        Arc::new(rr_name.finish()),
-        Arc::new(rr_type.finish()),
-        Arc::new(rr_ttl.finish()),
-        Arc::new(answer.finish()),
-    ]);
+    cols.push(Arc::new(txid.finish()));
+    cols.extend(records);
     RecordBatch::try_new(DNS.clone(), cols)
 }
 

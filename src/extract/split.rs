@@ -18,12 +18,12 @@
 use std::net::IpAddr;
 
 use super::capture::{datagram_packet, output, read_outcome, ExtractLimits, Extractor, Rows};
-use super::records::CaptureOutput;
+use super::records::{CaptureOutput, DnsRow, NameRow};
 use crate::decode::defrag::{Added, Datagram, Defrag};
 use crate::decode::Fragment;
 use crate::decode::{decode_any, Decoded, Decoded2, TcpFlags, Transport};
 use crate::drops::{DropCounts, DropReason};
-use crate::flow::sort_flows;
+use crate::flow::{sort_flows, Flow};
 use crate::ingest::discover::CaptureFile;
 use crate::ingest::reader::{
     FramePos, RangeRead, RawPacket, ReadError, ReadSummary, WholeCapture, MAX_CAPLEN,
@@ -429,6 +429,15 @@ impl Reassembly {
     }
 }
 
+/// What a worker produced, once closed: its flows, drops, and rows with the packet number of
+/// each.
+pub struct Closed {
+    flows: Vec<Flow>,
+    drops: DropCounts,
+    dns: (Vec<DnsRow>, Vec<u64>),
+    names: (Vec<NameRow>, Vec<u64>),
+}
+
 /// One worker: a serial extractor over the flows that hash to it, and the packet number of
 /// each row it produced (to merge rows in the serial order).
 pub struct Worker {
@@ -447,6 +456,17 @@ impl Worker {
             ex: Extractor::new(device_ip, limits),
             dns_seq: Vec::new(),
             names_seq: Vec::new(),
+        }
+    }
+
+    /// Ends this worker's part (on its own thread, so that the workers finish and drop their
+    /// flow tables side by side): its flows finished, its rows as they are.
+    pub fn close(self) -> Closed {
+        Closed {
+            flows: self.ex.flows.finish(),
+            drops: self.ex.out.drops,
+            dns: (self.ex.out.dns, self.dns_seq),
+            names: (self.ex.out.names, self.names_seq),
         }
     }
 
@@ -541,15 +561,15 @@ pub fn finish(
     meta: Option<std::fs::Metadata>,
     read: Result<ReadSummary, (ReadSummary, ReadError)>,
     tally: Tally,
-    workers: Vec<Worker>,
+    workers: Vec<Closed>,
 ) -> CaptureOutput {
     let mut drops = tally.drops;
     let (mut dns, mut names, mut flows) = (Vec::new(), Vec::new(), Vec::new());
     for w in workers {
-        drops.merge(&w.ex.out.drops);
-        flows.extend(w.ex.flows.finish());
-        dns.push((w.ex.out.dns, w.dns_seq));
-        names.push((w.ex.out.names, w.names_seq));
+        drops.merge(&w.drops);
+        flows.extend(w.flows);
+        dns.push(w.dns);
+        names.push(w.names);
     }
     let dns = merge_rows(dns, |r| r.ts_us);
     let names = merge_rows(names, |r| r.ts_us);
@@ -649,7 +669,7 @@ pub(crate) mod tests {
             std::fs::metadata(&file.path).ok(),
             read,
             d.into_tally(),
-            team,
+            team.into_iter().map(Worker::close).collect(),
         )
     }
 
