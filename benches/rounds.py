@@ -4,7 +4,7 @@ given with `extract --threads 1` and `--threads 2` (the order reversed every oth
 that a slow spell of this noisy machine falls on all of them alike). Prints, per binary, the
 medians and best runs, `--threads 2` against `cat`, `--threads 1` against `--threads 2` by
 medians, by best runs and by best-of-3 (the best of each three consecutive rounds, then the
-median of those), and the peak resident memory (GNU time). It never fails on speed.
+median of those; for `cat` too), and the peak resident memory (GNU time). It never fails on speed.
 
 usage: python3 benches/rounds.py ROOT ROUNDS BIN...
   e.g. python3 benches/rounds.py /tmp/L 15 /tmp/iotdest-before target/release/iotdest
@@ -75,11 +75,14 @@ def main():
           f"cat median {med(cats):.3f} s, best {min(cats):.3f} s")
     for b in bins:
         t1, t2 = walls[(b, 1)], walls[(b, 2)]
-        groups = [min(t1[i:i + 3]) / min(t2[i:i + 3]) for i in range(0, len(t1) - 2, 3)]
+        starts = range(0, len(t1) - 2, 3)
+        groups = [min(t1[i:i + 3]) / min(t2[i:i + 3]) for i in starts]
         best3 = f"{med(groups):.2f}x" if groups else "n/a"
+        to_cat = [min(t2[i:i + 3]) / min(cats[i:i + 3]) for i in starts]
+        cat3 = f", {med(to_cat):.2f}x best-of-3" if to_cat else ""
         print(f"{b}\n  --threads 1: median {med(t1):.3f} s, best {min(t1):.3f} s, peak RSS "
               f"{rss[(b, 1)] // 1024} MB\n  --threads 2: median {med(t2):.3f} s, best {min(t2):.3f} s, "
-              f"peak RSS {rss[(b, 2)] // 1024} MB; {med(t2) / med(cats):.2f}x cat\n"
+              f"peak RSS {rss[(b, 2)] // 1024} MB; {med(t2) / med(cats):.2f}x cat by medians{cat3}\n"
               f"  threads 1 / threads 2: {med(t1) / med(t2):.2f}x by medians, "
               f"{min(t1) / min(t2):.2f}x best against best, {best3} best-of-3")
 
