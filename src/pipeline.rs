@@ -4,7 +4,8 @@
 //! rayon pool; each chunk's results are collected in input order and appended to the current
 //! partition's writer, which is committed when the next partition begins. Output therefore does
 //! not depend on the number of threads, and memory holds one chunk of rows at a time.
-//! This module owns the rayon pool (`store::columns` only hands a table's columns to it).
+//! This module owns the rayon pool (`store::columns` and `columnar::build` only hand a large
+//! batch's columns to it).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -36,20 +36,20 @@ pub struct ColumnsWriter {
     file: SerializedFileWriter<BufWriter<File>>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    /// Rows per row group.
+    /// Rows per row group (the properties' limit, as `ArrowWriter` takes it).
     group_rows: usize,
     /// The row group being encoded: its column writers and rows so far.
     group: Option<(Vec<ArrowColumnWriter>, usize)>,
 }
 
 impl ColumnsWriter {
-    /// Starts a part in `out` with `props` and row groups of `group_rows` rows.
+    /// Starts a part in `out` with `props` (row groups cut at its row limit).
     pub fn try_new(
         out: BufWriter<File>,
         schema: SchemaRef,
         props: WriterProperties,
-        group_rows: usize,
     ) -> Result<ColumnsWriter> {
+        let group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
         let (file, factory) =
             ArrowWriter::try_new(out, schema.clone(), Some(props))?.into_serialized_writer()?;
         Ok(ColumnsWriter {
@@ -197,7 +197,6 @@ mod tests {
             BufWriter::new(File::create(&ours).unwrap()),
             schema.clone(),
             props_rows(),
-            group_rows,
         )
         .unwrap();
         let mut a = ArrowWriter::try_new(
@@ -225,7 +224,6 @@ mod tests {
             BufWriter::new(File::create(&ours).unwrap()),
             schema.clone(),
             props_rows(),
-            group_rows,
         )
         .unwrap()
         .close()

@@ -276,7 +276,6 @@ impl PartitionWriter {
                 BufWriter::with_capacity(1 << 20, file),
                 schema.clone(),
                 writer_properties(schema),
-                ROW_GROUP_ROWS,
             )
             .map(Sink::Local)
             .map_err(parquet);
