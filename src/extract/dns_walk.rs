@@ -8,6 +8,7 @@
 //! message — which then goes to hickory-proto as before. A property test holds the two paths to
 //! identical rows on every message the walker accepts.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::dns::{Answer, Response, MAX_ANSWERS};
@@ -21,7 +22,8 @@ const TYPE_SOA: u16 = 6;
 const TYPE_PTR: u16 = 12;
 const TYPE_AAAA: u16 = 28;
 const TYPE_OPT: u16 = 41;
-/// Bytes reserved for a name's text: most names are shorter.
+/// Bytes reserved for a name's text: most names are shorter (one grown label by label
+/// reallocated two or three times).
 const NAME_ROOM: usize = 128;
 /// EDNS options hickory-proto decodes (and may refuse): NSID, client subnet, DAU.
 const EDNS_INTERPRETED: [u16; 3] = [3, 5, 8];
@@ -31,6 +33,21 @@ const OPCODE_UPDATE: u8 = 5;
 /// Reads a response in place; `None` when the message is not one the walker covers (or is
 /// malformed), for hickory-proto to read. `msg` is a response (QR set) of at least 12 bytes.
 pub(super) fn walk(msg: &[u8]) -> Option<Response> {
+    NAMES.with(|names| {
+        let (text, scratch) = &mut *names.borrow_mut();
+        walk_with(msg, text, scratch)
+    })
+}
+
+thread_local! {
+    /// Where names are decompressed: a name's text, and names that are checked but do not
+    /// become rows (authority NS, SOA) or become values before they are copied out at their
+    /// exact size. Reused from message to message (two allocations per response otherwise).
+    static NAMES: RefCell<(String, String)> =
+        RefCell::new((String::with_capacity(NAME_ROOM), String::with_capacity(NAME_ROOM)));
+}
+
+fn walk_with(msg: &[u8], text: &mut String, scratch: &mut String) -> Option<Response> {
     let header = msg.get(..12)?;
     if (header[2] >> 3) & 0x0f == OPCODE_UPDATE {
         return None;
@@ -39,14 +56,9 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
     let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
     let mut at = 12;
     let (mut query, mut qtype) = (None, None);
-    // Room for most names at once: a name grown label by label reallocated two or three times.
-    let mut text = String::with_capacity(NAME_ROOM);
-    // Names that are checked but do not become rows (authority NS, SOA), and names that become
-    // values before they are copied out at their exact size, are read into this.
-    let mut scratch = String::with_capacity(NAME_ROOM);
     for i in 0..qd {
         text.clear();
-        at = read_name(msg, at, &mut text)?;
+        at = read_name(msg, at, text)?;
         let t = msg.get(at..at + 4)?;
         if i == 0 {
             query = Some(Arc::<str>::from(text.as_str()));
@@ -59,7 +71,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
     for (section, n) in [("answer", an), ("authority", ns), ("additional", ar)] {
         for _ in 0..n {
             text.clear();
-            at = read_name(msg, at, &mut text)?;
+            at = read_name(msg, at, text)?;
             let fixed = msg.get(at..at + 10)?;
             let rr_type = u16::from_be_bytes([fixed[0], fixed[1]]);
             let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
@@ -70,7 +82,7 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
             at = end;
             if rr_type == TYPE_OPT {
                 // Root owner, additional section only, once.
-                if section != "additional" || text != "." || edns || !edns_options_plain(rdata) {
+                if section != "additional" || *text != "." || edns || !edns_options_plain(rdata) {
                     return None;
                 }
                 edns = true;
@@ -84,20 +96,20 @@ pub(super) fn walk(msg: &[u8]) -> Option<Response> {
                 TYPE_AAAA => ipv6_text(<[u8; 16]>::try_from(rdata).ok()?, &mut [0; 39]).to_owned(),
                 TYPE_CNAME | TYPE_PTR | TYPE_NS if section == "answer" => {
                     scratch.clear();
-                    (read_name(msg, start, &mut scratch)? == end).then_some(())?;
+                    (read_name(msg, start, scratch)? == end).then_some(())?;
                     scratch.as_str().to_owned()
                 }
                 TYPE_CNAME | TYPE_PTR | TYPE_NS => {
                     // Checked, not a row: only addresses are taken as glue.
                     scratch.clear();
-                    (read_name(msg, start, &mut scratch)? == end).then_some(())?;
+                    (read_name(msg, start, scratch)? == end).then_some(())?;
                     continue;
                 }
                 TYPE_SOA if section == "authority" => {
                     scratch.clear();
-                    let after = read_name(msg, start, &mut scratch)?;
+                    let after = read_name(msg, start, scratch)?;
                     scratch.clear();
-                    (read_name(msg, after, &mut scratch)? + 20 == end).then_some(())?;
+                    (read_name(msg, after, scratch)? + 20 == end).then_some(())?;
                     continue;
                 }
                 _ => return None,

@@ -6,7 +6,7 @@
 //! message is there (bounded by [`MAX_CLIENT_HELLO`]).
 
 use tls_parser::{
-    parse_tls_client_hello_extensions, parse_tls_message_handshake, parse_tls_raw_record,
+    parse_tls_client_hello_extension, parse_tls_message_handshake, parse_tls_raw_record,
     TlsExtension, TlsMessage, TlsMessageHandshake,
 };
 
@@ -153,10 +153,25 @@ fn parse_handshake(hs: &[u8]) -> Progress {
         out.version = Some(version_name(version));
         return Progress::Hello(out);
     };
-    let Ok((_, exts)) = parse_tls_client_hello_extensions(ext) else {
-        return Progress::Malformed;
-    };
-    for e in exts {
+    // Only the three extensions read here go through tls-parser, one at a time: parsing the
+    // whole block built every extension's lists (key shares, groups, signature algorithms) on
+    // the heap, ~4 % of extraction on TLS-dense traffic, to throw them away. tls-parser stops
+    // at the first extension it cannot parse; so does this walk for the three it reads, while
+    // one it does not read (its framing aside) no longer hides a server name after it.
+    let mut rest = ext;
+    while let [a, b, c, d, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*c, *d]));
+        if tail.len() < len {
+            break;
+        }
+        let (this, next) = rest.split_at(4 + len);
+        rest = next;
+        if !matches!(u16::from_be_bytes([*a, *b]), 0 | 16 | 43) {
+            continue;
+        }
+        let Ok((_, e)) = parse_tls_client_hello_extension(this) else {
+            break;
+        };
         match e {
             TlsExtension::SNI(list) => {
                 if out.sni.is_none() {
@@ -297,6 +312,147 @@ pub(crate) mod tests {
         let mut ch = client_hello("x.example", 0, 16384);
         ch[9 + 2 + 32 + 1 + 1] = 0xff; // cipher-suite length
         assert_eq!(parse_client_hello(&ch), Progress::Malformed);
+    }
+
+    /// A ClientHello handshake message (no record layer) with these raw extensions.
+    fn hello_with(exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut ext = Vec::new();
+        for (t, data) in exts {
+            ext.extend_from_slice(&t.to_be_bytes());
+            ext.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            ext.extend_from_slice(data);
+        }
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7u8; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&body);
+        hs
+    }
+
+    /// What the three extensions say when tls-parser reads the whole block, as `parse_handshake`
+    /// once did: the oracle for the walk that parses only those three.
+    fn whole_block(hs: &[u8]) -> Option<(Option<String>, Option<String>, Option<String>)> {
+        let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) =
+            parse_tls_message_handshake(hs)
+        else {
+            return None;
+        };
+        let (rest, exts) = tls_parser::parse_tls_client_hello_extensions(ch.ext?).ok()?;
+        // Only blocks tls-parser reads to the end: at a malformed extension it stops, where the
+        // walk goes on past the ones it does not read.
+        if !rest.is_empty() {
+            return None;
+        }
+        let (mut sni, mut alpn, mut version) = (None, None, ch.version.0);
+        for e in exts {
+            match e {
+                TlsExtension::SNI(list) if sni.is_none() => {
+                    sni = list
+                        .iter()
+                        .find(|(t, _)| t.0 == 0)
+                        .map(|(_, n)| normalize_name(n));
+                }
+                TlsExtension::ALPN(list) => {
+                    let names: Vec<String> = list
+                        .iter()
+                        .map(|p| escape_text(p).replace(',', "\\x2c"))
+                        .collect();
+                    alpn = Some(names.join(","));
+                }
+                TlsExtension::SupportedVersions(vs) => {
+                    if let Some(best) = vs
+                        .iter()
+                        .map(|v| v.0)
+                        .filter(|v| !is_grease(*v))
+                        .max_by_key(|v| version_rank(*v))
+                    {
+                        version = best;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some((sni, alpn, Some(version_name(version))))
+    }
+
+    #[test]
+    fn an_extension_not_read_does_not_hide_the_server_name() {
+        // supported_groups whose list length overruns it: tls-parser's whole-block parse
+        // stopped there and lost the SNI after it.
+        let sni = [&[0, 12, 0, 0, 9][..], b"a.example"].concat();
+        let hs = hello_with(&[(10, vec![0, 40, 0, 29]), (0, sni)]);
+        assert_eq!(whole_block(&hs), None);
+        let Progress::Hello(h) = parse_client_hello_message(&hs) else {
+            panic!()
+        };
+        assert_eq!(h.sni.as_deref(), Some("a.example"));
+        // A malformed SNI itself still ends the walk.
+        let hs = hello_with(&[(0, vec![0, 40, 0]), (16, vec![0, 3, 2, b'h', b'2'])]);
+        let Progress::Hello(h) = parse_client_hello_message(&hs) else {
+            panic!()
+        };
+        assert_eq!((h.sni, h.alpn), (None, None));
+    }
+
+    fn extension() -> impl proptest::strategy::Strategy<Value = (u16, Vec<u8>)> {
+        use proptest::prelude::*;
+        let name = proptest::collection::vec(any::<u8>(), 0..20);
+        prop_oneof![
+            name.clone().prop_map(|n| {
+                let mut d = ((n.len() + 3) as u16).to_be_bytes().to_vec();
+                d.push(0);
+                d.extend_from_slice(&(n.len() as u16).to_be_bytes());
+                d.extend_from_slice(&n);
+                (0, d)
+            }),
+            proptest::collection::vec(name, 0..4).prop_map(|ps| {
+                let mut l = Vec::new();
+                for p in ps {
+                    l.push(p.len() as u8);
+                    l.extend_from_slice(&p);
+                }
+                let mut d = (l.len() as u16).to_be_bytes().to_vec();
+                d.extend_from_slice(&l);
+                (16, d)
+            }),
+            proptest::collection::vec(any::<u16>(), 0..6).prop_map(|vs| {
+                let mut d = vec![(vs.len() * 2) as u8];
+                vs.iter()
+                    .for_each(|v| d.extend_from_slice(&v.to_be_bytes()));
+                (43, d)
+            }),
+            (
+                prop_oneof![
+                    Just(0u16),
+                    Just(10),
+                    Just(13),
+                    Just(16),
+                    Just(43),
+                    Just(51),
+                    any::<u16>()
+                ],
+                proptest::collection::vec(any::<u8>(), 0..24)
+            ),
+        ]
+    }
+
+    proptest::proptest! {
+        /// For every hello whose extensions tls-parser reads whole, the walk gives what the
+        /// whole-block parse gave.
+        #[test]
+        fn walk_agrees_with_whole_block(exts in proptest::collection::vec(extension(), 0..8)) {
+            let hs = hello_with(&exts);
+            if let Some(expected) = whole_block(&hs) {
+                let Progress::Hello(h) = parse_client_hello_message(&hs) else {
+                    panic!("not a hello")
+                };
+                proptest::prop_assert_eq!((h.sni, h.alpn, h.version), expected);
+            }
+        }
     }
 
     proptest::proptest! {
