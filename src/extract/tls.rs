@@ -10,7 +10,7 @@ use tls_parser::{
     TlsExtension, TlsMessage, TlsMessageHandshake,
 };
 
-use super::fingerprint::{is_grease, HelloFields};
+use super::fingerprint::{is_grease, HelloKey};
 use super::text::{escape_text, normalize_name};
 
 /// Largest ClientHello accepted (post-quantum key shares make them ~2 KB; 64 KiB is generous).
@@ -25,7 +25,7 @@ pub struct ClientHello {
     pub alpn: Option<String>,
     pub version: Option<String>,
     /// What the JA4/JA3 fingerprints are made of.
-    pub fingerprint: Option<HelloFields>,
+    pub fingerprint: Option<HelloKey>,
 }
 
 /// Progress on a stream prefix.
@@ -142,9 +142,9 @@ fn parse_handshake(hs: &[u8]) -> Progress {
     else {
         return Progress::Malformed;
     };
-    let ciphers: Vec<u16> = ch.ciphers.iter().map(|c| c.0).collect();
+    let ciphers = ch.ciphers.iter().map(|c| c.0);
     let mut out = ClientHello {
-        fingerprint: Some(HelloFields::new(ch.version.0, &ciphers, ch.ext)),
+        fingerprint: Some(HelloKey::new(ch.version.0, ciphers, ch.ext)),
         ..Default::default()
     };
     // Named once, at the end: supported_versions usually overrides the legacy field.
