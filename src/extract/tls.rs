@@ -198,20 +198,21 @@ fn parse_handshake(hs: &[u8]) -> Progress {
                 out.alpn = Some(alpn);
             }
             TlsExtension::SupportedVersions(vs) => {
-                if let Some(best) = vs
-                    .iter()
-                    .map(|v| v.0)
-                    .filter(|v| !is_grease(*v))
-                    .max_by_key(|v| version_rank(*v))
-                {
-                    version = best;
-                }
+                version = best_version(&vs).unwrap_or(version);
             }
             _ => {}
         }
     }
     out.version = Some(version_name(version));
     Progress::Hello(out)
+}
+
+/// The highest supported_versions value, GREASE aside.
+fn best_version(vs: &[tls_parser::TlsVersion]) -> Option<u16> {
+    vs.iter()
+        .map(|v| v.0)
+        .filter(|v| !is_grease(*v))
+        .max_by_key(|v| version_rank(*v))
 }
 
 /// Orders versions: drafts of TLS 1.3 (0x7fXX) rank just below TLS 1.3 itself.
@@ -364,14 +365,7 @@ pub(crate) mod tests {
                     alpn = Some(names.join(","));
                 }
                 TlsExtension::SupportedVersions(vs) => {
-                    if let Some(best) = vs
-                        .iter()
-                        .map(|v| v.0)
-                        .filter(|v| !is_grease(*v))
-                        .max_by_key(|v| version_rank(*v))
-                    {
-                        version = best;
-                    }
+                    version = best_version(&vs).unwrap_or(version);
                 }
                 _ => {}
             }
